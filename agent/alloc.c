@@ -1,0 +1,557 @@
+/* alloc.c — see include/alloc.h.
+ *
+ * Hot paths and their costs:
+ *  - allocation outside any scope: the real call plus one TLS load;
+ *  - free/realloc when nothing is attributed: the real call plus one
+ *    relaxed atomic load;
+ *  - free when something is attributed: one stripe spinlock and a short
+ *    bucket chain walk;
+ *  - allocation inside a scope: a signature lookup (lock-free) and an
+ *    insert under a stripe spinlock. A full libunwind stack is taken only
+ *    the first time a signature is seen (see signature()).
+ *
+ * Table invariants: an entry index is on exactly one of a bucket chain or
+ * its stripe's free list; index 0 means "none". Entries are carved from an
+ * MAP_NORESERVE mapping with a bump pointer so pages are touched only when
+ * used. A pointer is removed from the table before the real free runs, so
+ * the allocator cannot hand the same address to another thread while a
+ * stale entry still names it.
+ */
+#include "alloc.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "stacks.h"
+
+#define STRIPES 64
+#define SIG_SLOTS 16384   /* power of two */
+#define SITE_FRAMES 24
+#define MAX_SITE_STACKS 65536  /* >= the stack table's bound (agent.c) */
+
+struct entry {
+    uintptr_t ptr;
+    uint64_t record_id;
+    uint32_t size;        /* clamped; sizes >= 4 GiB read as UINT32_MAX */
+    uint32_t native_stack;
+    uint32_t java_site;
+    uint32_t next;
+};
+
+struct stripe {
+    int lock;
+    uint32_t free_head;
+    uint32_t bump, bump_end;     /* next unused index, end of this stripe's range */
+    uint32_t *buckets;
+    uint32_t bucket_mask;
+} __attribute__((aligned(64)));
+
+struct thread_state {
+    struct nra_scope *scope;
+    int busy;
+};
+
+static __thread struct thread_state tls __attribute__((tls_model("initial-exec")));
+
+static struct {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
+} real;
+
+static struct {
+    struct entry *entries;
+    struct stripe stripes[STRIPES];
+    uint64_t live;                 /* atomic */
+    uint64_t attributed, dropped;  /* atomic */
+    uint64_t captures, sig_dropped;
+    uintptr_t self_lo, self_hi;
+    pthread_mutex_t sig_lock;
+    uint64_t sig_keys[SIG_SLOTS];  /* 0 = empty; published with release */
+    uint32_t sig_stacks[SIG_SLOTS];
+    uint64_t *site_last_rec;       /* by native stack id, MAX_SITE_STACKS */
+    uint64_t *site_owners;
+} tab = {.sig_lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- table ---------------------------------------------------------------- */
+
+static inline uint64_t ptr_hash(uintptr_t p)
+{
+    return (uint64_t)(p >> 4) * 0x9e3779b97f4a7c15ull;
+}
+
+static inline struct stripe *stripe_of(uint64_t h)
+{
+    return &tab.stripes[h >> 58];  /* top 6 bits: 64 stripes */
+}
+
+static inline void stripe_lock(struct stripe *s)
+{
+    while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&s->lock, __ATOMIC_RELAXED))
+            __builtin_ia32_pause();
+}
+
+static inline void stripe_unlock(struct stripe *s)
+{
+    __atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+}
+
+static uint32_t take_entry(struct stripe *s)
+{
+    uint32_t i = s->free_head;
+    if (i) {
+        s->free_head = tab.entries[i].next;
+        return i;
+    }
+    if (s->bump < s->bump_end)
+        return s->bump++;
+    return 0;
+}
+
+static void table_insert(uintptr_t p, size_t size, uint64_t rec, uint32_t nstack, uint32_t jsite)
+{
+    uint64_t h = ptr_hash(p);
+    struct stripe *s = stripe_of(h);
+    stripe_lock(s);
+    uint32_t i = take_entry(s);
+    if (i) {
+        struct entry *e = &tab.entries[i];
+        e->ptr = p;
+        e->record_id = rec;
+        e->size = size >= UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+        e->native_stack = nstack;
+        e->java_site = jsite;
+        uint32_t *b = &s->buckets[(uint32_t)h & s->bucket_mask];
+        e->next = *b;
+        *b = i;
+    }
+    stripe_unlock(s);
+    if (i) {
+        __atomic_add_fetch(&tab.live, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&tab.attributed, 1, __ATOMIC_RELAXED);
+    } else {
+        __atomic_add_fetch(&tab.dropped, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* Removes p; copies its entry to *out when found. */
+static bool table_remove(uintptr_t p, struct entry *out)
+{
+    uint64_t h = ptr_hash(p);
+    struct stripe *s = stripe_of(h);
+    bool found = false;
+    stripe_lock(s);
+    uint32_t *link = &s->buckets[(uint32_t)h & s->bucket_mask];
+    for (uint32_t i = *link; i; link = &tab.entries[i].next, i = *link) {
+        struct entry *e = &tab.entries[i];
+        if (e->ptr == p) {
+            *link = e->next;
+            *out = *e;
+            e->next = s->free_head;
+            s->free_head = i;
+            found = true;
+            break;
+        }
+    }
+    stripe_unlock(s);
+    if (found)
+        __atomic_sub_fetch(&tab.live, 1, __ATOMIC_RELAXED);
+    return found;
+}
+
+static inline bool table_maybe_has(void)
+{
+    return __atomic_load_n(&tab.live, __ATOMIC_RELAXED) != 0;
+}
+
+/* ---- sites ---------------------------------------------------------------- */
+
+/* A signature names an allocation cheaply: which native is running (slot),
+ * the how-many-th allocation of the scope it is, its size and the PC that
+ * called the allocator. Two allocations with the same signature are taken
+ * to come from the same native stack; the stack is unwound once per
+ * signature. The rare case of one signature reached by two paths is
+ * attributed to the first path seen (docs/design.md). */
+static uint64_t signature(uint16_t slot, uint32_t order, size_t size, uintptr_t caller)
+{
+    uint64_t h = ((uint64_t)slot << 48) ^ ((uint64_t)order << 32) ^ (uint64_t)size;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= caller + (h >> 31);
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ? h : 1;
+}
+
+/* Returns the slot index of key, or -1. */
+static int sig_lookup(uint64_t key)
+{
+    for (unsigned n = 0, i = (unsigned)key & (SIG_SLOTS - 1); n < SIG_SLOTS; n++, i = (i + 1) & (SIG_SLOTS - 1)) {
+        uint64_t k = __atomic_load_n(&tab.sig_keys[i], __ATOMIC_ACQUIRE);
+        if (k == key)
+            return (int)i;
+        if (k == 0)
+            return -1;
+    }
+    return -1;
+}
+
+/* Counts the distinct records that allocated at native stack `stack`: a
+ * site met by one owner only is a one-time initialisation, not a per-owner
+ * leak. A loop allocating many blocks in one scope counts once. Relaxed and
+ * racy on purpose: threads interleaving at one site may count an owner
+ * twice, which can only make a site look repeating when it nearly is. */
+static void site_note_owner(uint32_t stack, uint64_t record_id)
+{
+    if (stack == 0 || stack >= MAX_SITE_STACKS)
+        return;
+    if (__atomic_load_n(&tab.site_last_rec[stack], __ATOMIC_RELAXED) != record_id) {
+        __atomic_store_n(&tab.site_last_rec[stack], record_id, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&tab.site_owners[stack], 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* Returns the slot index the key now has, or -1 when the cache is full. */
+static int sig_insert(uint64_t key, uint32_t stack)
+{
+    int at = -1;
+    pthread_mutex_lock(&tab.sig_lock);
+    for (unsigned n = 0, i = (unsigned)key & (SIG_SLOTS - 1); n < SIG_SLOTS / 2; n++, i = (i + 1) & (SIG_SLOTS - 1)) {
+        uint64_t k = tab.sig_keys[i];
+        if (k == key) {
+            at = (int)i;
+            break;
+        }
+        if (k == 0) {
+            tab.sig_stacks[i] = stack;
+            __atomic_store_n(&tab.sig_keys[i], key, __ATOMIC_RELEASE);
+            at = (int)i;
+            break;
+        }
+    }
+    if (at < 0)
+        tab.sig_dropped++;
+    pthread_mutex_unlock(&tab.sig_lock);
+    return at;
+}
+
+static inline bool in_self(uintptr_t pc)
+{
+    return pc >= tab.self_lo && pc < tab.self_hi;
+}
+
+/* JIT-compiled Java code lies in no loaded object and has no unwind
+ * information: never step from it. */
+static bool in_some_object(uintptr_t pc)
+{
+    Dl_info info;
+    return dladdr((void *)pc, &info) != 0 && info.dli_fname != NULL;
+}
+
+/* Unwinds from the allocator's caller up to (not into) the agent's wrapper,
+ * so a site holds only the native library's frames, then appends the slot
+ * tag that names the bound native. */
+static uint32_t capture_site(uintptr_t caller, uint16_t slot)
+{
+    uintptr_t pcs[SITE_FRAMES + 1];
+    unsigned n = 0;
+    bool started = false;
+    unw_context_t ctx;
+    unw_cursor_t cur;
+    if (unw_getcontext(&ctx) == 0 && unw_init_local(&cur, &ctx) == 0) {
+        for (int steps = 0; steps < 64 && n < SITE_FRAMES && unw_step(&cur) > 0; steps++) {
+            unw_word_t ip = 0;
+            if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0)
+                break;
+            if (!started) {
+                /* Only the agent's own hook frames lie above the caller. */
+                started = (uintptr_t)ip == caller;
+                if (!started && steps > 6)
+                    break;
+                if (!started)
+                    continue;
+            } else if (in_self((uintptr_t)ip) || !in_some_object((uintptr_t)ip)) {
+                break;
+            }
+            pcs[n++] = (uintptr_t)ip;
+        }
+    }
+    if (n == 0)
+        pcs[n++] = caller;
+    pcs[n++] = NRA_FRAME_SLOT_TAG | slot;
+    __atomic_add_fetch(&tab.captures, 1, __ATOMIC_RELAXED);
+    return nra_stack_intern(NRA_STACK_NATIVE, pcs, n);
+}
+
+static __attribute__((noinline)) void attribute(struct thread_state *t, void *p, size_t size, uintptr_t caller)
+{
+    t->busy = 1;
+    struct nra_scope *s = t->scope;
+    uint64_t key = signature(s->slot, s->order++, size, caller);
+    int at = sig_lookup(key);
+    uint32_t stack = at >= 0 ? tab.sig_stacks[at] : 0;
+    if (at < 0) {
+        stack = capture_site(caller, s->slot);
+        if (stack)
+            at = sig_insert(key, stack);
+    }
+    site_note_owner(stack, s->record_id);
+    table_insert((uintptr_t)p, size, s->record_id, stack, s->java_site);
+    t->busy = 0;
+}
+
+static inline void after_alloc(void *p, size_t size, void *caller)
+{
+    struct thread_state *t = &tls;
+    if (p && t->scope && !t->busy)
+        attribute(t, p, size, (uintptr_t)caller);
+}
+
+static inline void before_free(void *p)
+{
+    if (p && table_maybe_has() && !tls.busy) {
+        struct entry gone;
+        table_remove((uintptr_t)p, &gone);
+    }
+}
+
+/* ---- hooks ---------------------------------------------------------------- */
+
+static void *hook_malloc(size_t n)
+{
+    void *p = real.malloc(n);
+    after_alloc(p, n, __builtin_return_address(0));
+    return p;
+}
+
+static void *hook_calloc(size_t n, size_t m)
+{
+    void *p = real.calloc(n, m);
+    after_alloc(p, n * m, __builtin_return_address(0));
+    return p;
+}
+
+static void hook_free(void *p)
+{
+    before_free(p);
+    real.free(p);
+}
+
+/* realloc keeps the attribution of the pointer it moves; a realloc(NULL, n)
+ * inside a scope is an allocation like malloc. */
+static void *resize(void *old, size_t n, void *p_new, bool had, const struct entry *e, void *caller)
+{
+    if (had) {
+        if (p_new)
+            table_insert((uintptr_t)p_new, n, e->record_id, e->native_stack, e->java_site);
+        else if (n != 0)
+            table_insert((uintptr_t)old, e->size, e->record_id, e->native_stack, e->java_site);
+    } else if (!old) {
+        after_alloc(p_new, n, caller);
+    }
+    return p_new;
+}
+
+static void *hook_realloc(void *old, size_t n)
+{
+    struct entry e;
+    bool had = old && table_maybe_has() && !tls.busy && table_remove((uintptr_t)old, &e);
+    void *p = real.realloc(old, n);
+    return resize(old, n, p, had, &e, __builtin_return_address(0));
+}
+
+static void *hook_reallocarray(void *old, size_t n, size_t m)
+{
+    struct entry e;
+    bool had = old && table_maybe_has() && !tls.busy && table_remove((uintptr_t)old, &e);
+    void *p = real.reallocarray(old, n, m);
+    return resize(old, n * m, p, had, &e, __builtin_return_address(0));
+}
+
+static int hook_posix_memalign(void **out, size_t align, size_t n)
+{
+    int rc = real.posix_memalign(out, align, n);
+    if (rc == 0)
+        after_alloc(*out, n, __builtin_return_address(0));
+    return rc;
+}
+
+static void *hook_aligned_alloc(size_t align, size_t n)
+{
+    void *p = real.aligned_alloc(align, n);
+    after_alloc(p, n, __builtin_return_address(0));
+    return p;
+}
+
+static void *hook_memalign(size_t align, size_t n)
+{
+    void *p = real.memalign(align, n);
+    after_alloc(p, n, __builtin_return_address(0));
+    return p;
+}
+
+const char *const nra_alloc_symbols[] = {
+    "malloc", "calloc", "realloc", "free", "posix_memalign", "aligned_alloc", "memalign",
+    "reallocarray", NULL,
+};
+
+void *nra_alloc_hook_for(const char *symbol)
+{
+    static const struct { const char *name; void *fn; } map[] = {
+        {"malloc", (void *)hook_malloc},
+        {"calloc", (void *)hook_calloc},
+        {"realloc", (void *)hook_realloc},
+        {"free", (void *)hook_free},
+        {"posix_memalign", (void *)hook_posix_memalign},
+        {"aligned_alloc", (void *)hook_aligned_alloc},
+        {"memalign", (void *)hook_memalign},
+        {"reallocarray", (void *)hook_reallocarray},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i].name, symbol) == 0)
+            return map[i].fn;
+    return NULL;
+}
+
+/* ---- set-up and queries ------------------------------------------------------ */
+
+static int resolve_real(void)
+{
+#define RESOLVE(name) \
+    do { \
+        *(void **)&real.name = dlsym(RTLD_DEFAULT, #name); \
+        if (!real.name) \
+            return -ENOENT; \
+    } while (0)
+    RESOLVE(malloc);
+    RESOLVE(free);
+    RESOLVE(calloc);
+    RESOLVE(realloc);
+    RESOLVE(posix_memalign);
+    RESOLVE(aligned_alloc);
+    RESOLVE(memalign);
+    RESOLVE(reallocarray);
+#undef RESOLVE
+    return 0;
+}
+
+int nra_alloc_init(unsigned max_allocs)
+{
+    if (tab.entries)
+        return 0;
+    int rc = resolve_real();
+    if (rc)
+        return rc;
+    unsigned per_stripe = (max_allocs + STRIPES - 1) / STRIPES;
+    if (per_stripe < 4)
+        per_stripe = 4;
+    unsigned buckets = 4;
+    while (buckets < per_stripe)
+        buckets <<= 1;
+    size_t n_entries = (size_t)per_stripe * STRIPES + 1;
+    size_t bytes = n_entries * sizeof(struct entry) + (size_t)buckets * STRIPES * sizeof(uint32_t);
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED)
+        return -ENOMEM;
+    tab.entries = mem;
+    size_t site_bytes = 2 * MAX_SITE_STACKS * sizeof(uint64_t);
+    void *sites = mmap(NULL, site_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (sites == MAP_FAILED) {
+        munmap(mem, bytes);
+        tab.entries = NULL;
+        return -ENOMEM;
+    }
+    tab.site_last_rec = sites;
+    tab.site_owners = tab.site_last_rec + MAX_SITE_STACKS;
+    uint32_t *bucket_mem = (uint32_t *)(tab.entries + n_entries);
+    for (unsigned s = 0; s < STRIPES; s++) {
+        struct stripe *st = &tab.stripes[s];
+        st->bump = 1 + s * per_stripe;
+        st->bump_end = st->bump + per_stripe;
+        st->buckets = bucket_mem + (size_t)s * buckets;
+        st->bucket_mask = buckets - 1;
+    }
+    return 0;
+}
+
+void nra_alloc_set_self_range(uintptr_t lo, uintptr_t hi)
+{
+    tab.self_lo = lo;
+    tab.self_hi = hi;
+}
+
+void nra_alloc_scope_enter(struct nra_scope *s)
+{
+    s->outer = tls.scope;
+    s->order = 0;
+    tls.scope = s;
+}
+
+void nra_alloc_scope_leave(struct nra_scope *s)
+{
+    tls.scope = s->outer;
+}
+
+void nra_alloc_for_each(void (*fn)(const struct nra_alloc_info *a, void *arg), void *arg)
+{
+    if (!tab.entries)
+        return;
+    for (unsigned s = 0; s < STRIPES; s++) {
+        struct stripe *st = &tab.stripes[s];
+        stripe_lock(st);
+        for (uint32_t b = 0; b <= st->bucket_mask; b++) {
+            for (uint32_t i = st->buckets[b]; i; i = tab.entries[i].next) {
+                const struct entry *e = &tab.entries[i];
+                struct nra_alloc_info a = {
+                    .ptr = e->ptr, .record_id = e->record_id, .size = e->size,
+                    .native_stack = e->native_stack, .java_site = e->java_site,
+                };
+                fn(&a, arg);
+            }
+        }
+        stripe_unlock(st);
+    }
+}
+
+void nra_alloc_get_stats(struct nra_alloc_stats *out)
+{
+    out->attributed = __atomic_load_n(&tab.attributed, __ATOMIC_RELAXED);
+    out->live = __atomic_load_n(&tab.live, __ATOMIC_RELAXED);
+    out->dropped = __atomic_load_n(&tab.dropped, __ATOMIC_RELAXED);
+    out->stack_captures = __atomic_load_n(&tab.captures, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&tab.sig_lock);
+    out->signature_dropped = tab.sig_dropped;
+    pthread_mutex_unlock(&tab.sig_lock);
+}
+
+void *nra_real_malloc(size_t n)
+{
+    return real.malloc ? real.malloc(n) : malloc(n);
+}
+
+void nra_real_free(void *p)
+{
+    if (real.free)
+        real.free(p);
+    else
+        free(p);
+}
+
+uint64_t nra_alloc_site_owners(uint32_t native_stack)
+{
+    if (!tab.site_owners || native_stack >= MAX_SITE_STACKS)
+        return 0;
+    return __atomic_load_n(&tab.site_owners[native_stack], __ATOMIC_RELAXED);
+}

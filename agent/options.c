@@ -1,0 +1,238 @@
+/* options.c — see include/options.h. */
+#include "options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TOKEN 4096
+
+void nra_options_defaults(struct nra_options *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    snprintf(opts->file, sizeof(opts->file), "nraudit-%%p");
+    opts->formats = NRA_FMT_TEXT;
+    opts->log = NRA_LOG_INFO;
+    opts->java_depth = 16;
+    opts->java_sample = 1;
+    opts->hook = NRA_HOOK_RULE_LIBS;
+    opts->reachability = true;
+    opts->max_records = 1u << 20;
+    opts->max_allocs = 1u << 20;
+}
+
+static int fail(char *err, size_t err_len, const char *fmt, const char *a, const char *b)
+{
+    snprintf(err, err_len, fmt, a, b);
+    return -EINVAL;
+}
+
+static int parse_formats(const char *v, unsigned *out, char *err, size_t err_len)
+{
+    char buf[64];
+    if (strlen(v) >= sizeof(buf) || v[0] == '\0')
+        return fail(err, err_len, "format=%s: expected text, json or both joined by '+' (e.g. text+json)%s", v, "");
+    strcpy(buf, v);
+    unsigned set = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
+        if (strcmp(tok, "text") == 0)
+            set |= NRA_FMT_TEXT;
+        else if (strcmp(tok, "json") == 0)
+            set |= NRA_FMT_JSON;
+        else
+            return fail(err, err_len, "format=%s: unknown format '%s'; accepted: text, json (join several with '+')", v, tok);
+    }
+    *out = set;
+    return 0;
+}
+
+/* Parses an unsigned decimal in [min, max]. */
+static int parse_uint(const char *key, const char *v, unsigned min, unsigned max, unsigned *out,
+                      char *err, size_t err_len)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (v[0] == '\0' || v[0] == '-' || *end != '\0' || errno != 0 || n < min || n > max) {
+        snprintf(err, err_len, "%s=%s: expected a whole number from %u to %u", key, v, min, max);
+        return -EINVAL;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int parse_choice(const char *key, const char *v, const char *const *names, int n,
+                        int *out, char *err, size_t err_len)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    char accepted[256] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(accepted, names[i], sizeof(accepted) - strlen(accepted) - 1);
+        if (i + 1 < n)
+            strncat(accepted, "|", sizeof(accepted) - strlen(accepted) - 1);
+    }
+    snprintf(err, err_len, "%s=%s: expected one of %s", key, v, accepted);
+    return -EINVAL;
+}
+
+static int set_option(struct nra_options *o, const char *key, const char *v, char *err, size_t err_len)
+{
+    static const char *const logs[] = {"quiet", "info", "debug"};
+    static const char *const hooks[] = {"rule-libs", "all", "none"};
+    static const char *const onoff[] = {"off", "on"};
+    int choice = 0, rc = 0;
+
+    if (strcmp(key, "file") == 0) {
+        if (v[0] == '\0')
+            return fail(err, err_len, "file=: expected a report path template (e.g. file=/tmp/nraudit-%%p)%s%s", "", "");
+        if (strlen(v) >= sizeof(o->file) - 16)
+            return fail(err, err_len, "file=%.64s...: path too long%s", v, "");
+        char probe[NRA_PATH_MAX];
+        if (nra_options_expand_path(v, 1, 1, "", probe, sizeof(probe)) != 0)
+            return fail(err, err_len, "file=%s: unknown %% sequence; accepted: %%p (pid), %%t (timestamp), %%%%%s", v, "");
+        snprintf(o->file, sizeof(o->file), "%s", v);
+    } else if (strcmp(key, "format") == 0) {
+        rc = parse_formats(v, &o->formats, err, err_len);
+    } else if (strcmp(key, "log") == 0) {
+        if ((rc = parse_choice(key, v, logs, 3, &choice, err, err_len)) == 0)
+            o->log = (enum nra_log_level)choice;
+    } else if (strcmp(key, "hook") == 0) {
+        if ((rc = parse_choice(key, v, hooks, 3, &choice, err, err_len)) == 0)
+            o->hook = (enum nra_hook_mode)choice;
+    } else if (strcmp(key, "reachability") == 0) {
+        if ((rc = parse_choice(key, v, onoff, 2, &choice, err, err_len)) == 0)
+            o->reachability = choice == 1;
+    } else if (strcmp(key, "rules") == 0) {
+        if (v[0] == '\0' || strlen(v) >= sizeof(o->rules_file))
+            return fail(err, err_len, "rules=%s: expected the path of a rules file%s", v, "");
+        snprintf(o->rules_file, sizeof(o->rules_file), "%s", v);
+    } else if (strcmp(key, "java_depth") == 0) {
+        rc = parse_uint(key, v, 0, 64, &o->java_depth, err, err_len);
+    } else if (strcmp(key, "java_sample") == 0) {
+        rc = parse_uint(key, v, 1, 1u << 20, &o->java_sample, err, err_len);
+    } else if (strcmp(key, "max_records") == 0) {
+        rc = parse_uint(key, v, 16, 1u << 26, &o->max_records, err, err_len);
+    } else if (strcmp(key, "max_allocs") == 0) {
+        rc = parse_uint(key, v, 16, 1u << 26, &o->max_allocs, err, err_len);
+    } else {
+        return fail(err, err_len,
+                    "unknown option '%s'; accepted: file, format, log, hook, reachability, rules, "
+                    "java_depth, java_sample, max_records, max_allocs, report%s", key, "");
+    }
+    return rc;
+}
+
+int nra_options_parse(const char *text, struct nra_options *o, char *err, size_t err_len)
+{
+    if (text == NULL || text[0] == '\0')
+        return 0;
+    if (strlen(text) >= MAX_TOKEN)
+        return fail(err, err_len, "option string longer than %s characters%s", "4095", "");
+    char buf[MAX_TOKEN];
+    strcpy(buf, text);
+    /* Split by hand: strtok would silently merge empty items (",,"). */
+    char *item = buf;
+    for (;;) {
+        char *comma = strchr(item, ',');
+        if (comma)
+            *comma = '\0';
+        if (item[0] == '\0')
+            return fail(err, err_len, "empty option in '%s' (options are key=value separated by ',')%s", text, "");
+        char *eq = strchr(item, '=');
+        int rc;
+        if (eq == NULL) {
+            if (strcmp(item, "report") == 0) {
+                o->report_now = true;
+                rc = 0;
+            } else {
+                rc = fail(err, err_len, "option '%s' needs a value (key=value)%s", item, "");
+            }
+        } else {
+            *eq = '\0';
+            rc = set_option(o, item, eq + 1, err, err_len);
+        }
+        if (rc != 0)
+            return rc;
+        if (!comma)
+            return 0;
+        item = comma + 1;
+    }
+}
+
+int nra_options_expand_path(const char *tmpl, long pid, uint64_t timestamp_ms,
+                            const char *ext, char *out, size_t out_len)
+{
+    size_t n = 0;
+    char num[32];
+    for (const char *p = tmpl; *p; p++) {
+        const char *piece = NULL;
+        char one[2] = {*p, '\0'};
+        if (*p == '%') {
+            p++;
+            if (*p == 'p')
+                snprintf(num, sizeof(num), "%ld", pid), piece = num;
+            else if (*p == 't')
+                snprintf(num, sizeof(num), "%llu", (unsigned long long)timestamp_ms), piece = num;
+            else if (*p == '%')
+                piece = "%";
+            else
+                return -EINVAL;
+        } else {
+            piece = one;
+        }
+        size_t len = strlen(piece);
+        if (n + len >= out_len)
+            return -ENAMETOOLONG;
+        memcpy(out + n, piece, len);
+        n += len;
+    }
+    size_t elen = ext ? strlen(ext) : 0;
+    if (n + elen >= out_len)
+        return -ENAMETOOLONG;
+    if (elen)
+        memcpy(out + n, ext, elen);
+    out[n + elen] = '\0';
+    return 0;
+}
+
+const char *nra_format_extension(enum nra_format f)
+{
+    switch (f) {
+    case NRA_FMT_TEXT: return ".txt";
+    case NRA_FMT_JSON: return ".json";
+    }
+    return "";
+}
+
+static bool has_extension(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(path, '.');
+    return dot && (!slash || dot > slash + 1) && dot[1] != '\0';
+}
+
+int nra_options_report_path(const struct nra_options *opts, enum nra_format f, long pid,
+                            uint64_t timestamp_ms, char *out, size_t out_len)
+{
+    char base[NRA_PATH_MAX];
+    snprintf(base, sizeof(base), "%s", opts->file);
+    bool several = (opts->formats & (opts->formats - 1)) != 0;
+    if (!several && has_extension(base))
+        return nra_options_expand_path(base, pid, timestamp_ms, "", out, out_len);
+    static const enum nra_format known[] = {NRA_FMT_TEXT, NRA_FMT_JSON};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        const char *ext = nra_format_extension(known[i]);
+        size_t bl = strlen(base), el = strlen(ext);
+        if (bl > el && strcmp(base + bl - el, ext) == 0) {
+            base[bl - el] = '\0';
+            break;
+        }
+    }
+    return nra_options_expand_path(base, pid, timestamp_ms, nra_format_extension(f), out, out_len);
+}

@@ -1,0 +1,245 @@
+/* registry.c — see include/registry.h.
+ *
+ * One mutex guards everything: an engine's lifecycle touches the registry
+ * twice (alloc, free) plus once per wrapped "use" call, each a hash lookup
+ * of a few tens of nanoseconds, far below what contention would matter at.
+ * Records are kept in id order on a doubly linked list so reports list the
+ * oldest first without sorting.
+ */
+#include "registry.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+struct handle_key {
+    int64_t handle;
+    int rule;
+    int pad;
+};
+
+struct record {
+    struct nra_record_info info;
+    struct handle_key key;
+    UT_hash_handle by_handle;
+    UT_hash_handle by_id;
+    struct record *prev, *next;   /* id order */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    struct record *handles;       /* uthash by key */
+    struct record *ids;           /* uthash by info.id */
+    struct record *oldest, *newest;
+    uint64_t next_id;
+    unsigned count, max;
+    struct nra_rule_counts counts[NRA_MAX_RULES];
+} reg = {.lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1};
+
+static void unlink_record(struct record *r)
+{
+    HASH_DELETE(by_handle, reg.handles, r);
+    HASH_DELETE(by_id, reg.ids, r);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        reg.oldest = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        reg.newest = r->prev;
+    reg.count--;
+}
+
+static void clear_all(void)
+{
+    struct record *r = reg.oldest;
+    while (r) {
+        struct record *next = r->next;
+        unlink_record(r);
+        free(r);
+        r = next;
+    }
+}
+
+int nra_reg_init(unsigned max_records)
+{
+    pthread_mutex_lock(&reg.lock);
+    clear_all();
+    reg.max = max_records;
+    reg.next_id = 1;
+    memset(reg.counts, 0, sizeof(reg.counts));
+    pthread_mutex_unlock(&reg.lock);
+    return 0;
+}
+
+void nra_reg_shutdown(void)
+{
+    pthread_mutex_lock(&reg.lock);
+    clear_all();
+    pthread_mutex_unlock(&reg.lock);
+}
+
+static struct record *find_handle(int rule, int64_t handle)
+{
+    struct handle_key key = {.handle = handle, .rule = rule};
+    struct record *r = NULL;
+    HASH_FIND(by_handle, reg.handles, &key, sizeof(key), r);
+    return r;
+}
+
+static struct record *find_id(uint64_t id)
+{
+    struct record *r = NULL;
+    HASH_FIND(by_id, reg.ids, &id, sizeof(id), r);
+    return r;
+}
+
+static bool valid_rule(int rule)
+{
+    return rule >= 0 && rule < NRA_MAX_RULES;
+}
+
+uint64_t nra_reg_reserve_id(void)
+{
+    pthread_mutex_lock(&reg.lock);
+    uint64_t id = reg.next_id++;
+    pthread_mutex_unlock(&reg.lock);
+    return id;
+}
+
+uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint64_t now_ns,
+                       uint32_t java_site)
+{
+    if (!valid_rule(rule) || handle == 0)
+        return 0;
+    /* Allocate before locking: the lock is never held across malloc. */
+    struct record *fresh = calloc(1, sizeof(*fresh));
+    pthread_mutex_lock(&reg.lock);
+    struct nra_rule_counts *c = &reg.counts[rule];
+    c->allocated++;
+    struct record *old = find_handle(rule, handle);
+    if (old) {
+        /* The native library reused a handle we never saw freed (freed by a
+         * path we do not wrap): the old record cannot be outstanding. */
+        c->reused_unfreed++;
+        c->outstanding--;
+        unlink_record(old);
+    }
+    if (!fresh || reg.count >= reg.max) {
+        c->dropped++;
+        pthread_mutex_unlock(&reg.lock);
+        free(fresh);
+        free(old);
+        return 0;
+    }
+    struct record *r = fresh;
+    r->info.id = id ? id : reg.next_id++;
+    r->info.handle = handle;
+    r->info.rule = rule;
+    r->info.alloc_tid = tid;
+    r->info.alloc_ns = now_ns;
+    r->info.java_site = java_site;
+    r->key.handle = handle;
+    r->key.rule = rule;
+    HASH_ADD(by_handle, reg.handles, key, sizeof(r->key), r);
+    HASH_ADD(by_id, reg.ids, info.id, sizeof(r->info.id), r);
+    r->prev = reg.newest;
+    if (reg.newest)
+        reg.newest->next = r;
+    else
+        reg.oldest = r;
+    reg.newest = r;
+    reg.count++;
+    c->outstanding++;
+    uint64_t new_id = r->info.id;
+    pthread_mutex_unlock(&reg.lock);
+    free(old);
+    return new_id;
+}
+
+int nra_reg_free(int rule, int64_t handle, uint32_t tid, uint64_t now_ns, struct nra_record_info *freed)
+{
+    (void)tid;
+    (void)now_ns;
+    if (!valid_rule(rule))
+        return -EINVAL;
+    pthread_mutex_lock(&reg.lock);
+    struct nra_rule_counts *c = &reg.counts[rule];
+    struct record *r = find_handle(rule, handle);
+    if (!r) {
+        c->unknown_frees++;
+        pthread_mutex_unlock(&reg.lock);
+        return -ENOENT;
+    }
+    c->freed++;
+    c->outstanding--;
+    if (r->info.flags & NRA_REC_FINALIZED)
+        c->freed_by_finalizer++;
+    if (freed)
+        *freed = r->info;
+    unlink_record(r);
+    pthread_mutex_unlock(&reg.lock);
+    free(r);
+    return 0;
+}
+
+uint64_t nra_reg_find_handle(int rule, int64_t handle)
+{
+    if (!valid_rule(rule))
+        return 0;
+    pthread_mutex_lock(&reg.lock);
+    struct record *r = find_handle(rule, handle);
+    uint64_t id = r ? r->info.id : 0;
+    pthread_mutex_unlock(&reg.lock);
+    return id;
+}
+
+int nra_reg_get(uint64_t id, struct nra_record_info *out)
+{
+    pthread_mutex_lock(&reg.lock);
+    struct record *r = find_id(id);
+    if (r)
+        *out = r->info;
+    pthread_mutex_unlock(&reg.lock);
+    return r ? 0 : -ENOENT;
+}
+
+int nra_reg_set_flags(uint64_t id, unsigned flags)
+{
+    pthread_mutex_lock(&reg.lock);
+    struct record *r = find_id(id);
+    if (r)
+        r->info.flags |= flags;
+    pthread_mutex_unlock(&reg.lock);
+    return r ? 0 : -ENOENT;
+}
+
+uint64_t nra_reg_next_id(void)
+{
+    pthread_mutex_lock(&reg.lock);
+    uint64_t n = reg.next_id;
+    pthread_mutex_unlock(&reg.lock);
+    return n;
+}
+
+void nra_reg_counts(int rule, struct nra_rule_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!valid_rule(rule))
+        return;
+    pthread_mutex_lock(&reg.lock);
+    *out = reg.counts[rule];
+    pthread_mutex_unlock(&reg.lock);
+}
+
+void nra_reg_for_each(void (*fn)(const struct nra_record_info *rec, void *arg), void *arg)
+{
+    pthread_mutex_lock(&reg.lock);
+    for (struct record *r = reg.oldest; r; r = r->next)
+        fn(&r->info, arg);
+    pthread_mutex_unlock(&reg.lock);
+}

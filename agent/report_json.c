@@ -1,0 +1,249 @@
+/* report_json.c — writes a report as JSON (schema nraudit/report-v1, see
+ * docs/report-format.md). Keys of ../shared/report-contract.md keep their
+ * meaning; additions are documented. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "report.h"
+
+static void str(FILE *o, const char *s)
+{
+    fputc('"', o);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", o); break;
+        case '\\': fputs("\\\\", o); break;
+        case '\n': fputs("\\n", o); break;
+        case '\r': fputs("\\r", o); break;
+        case '\t': fputs("\\t", o); break;
+        default:
+            if (*p < 0x20)
+                fprintf(o, "\\u%04x", *p);
+            else
+                fputc(*p, o);
+        }
+    }
+    fputc('"', o);
+}
+
+static void key(FILE *o, const char *k)
+{
+    str(o, k);
+    fputc(':', o);
+}
+
+static void kv_u64(FILE *o, const char *k, uint64_t v, const char *sep)
+{
+    key(o, k);
+    fprintf(o, "%" PRIu64 "%s", v, sep);
+}
+
+static void kv_str(FILE *o, const char *k, const char *v, const char *sep)
+{
+    key(o, k);
+    str(o, v);
+    fputs(sep, o);
+}
+
+static void stack_array(FILE *o, const struct nra_report_stack *s)
+{
+    fputc('[', o);
+    for (unsigned i = 0; i < s->n; i++) {
+        if (i)
+            fputc(',', o);
+        str(o, s->frames[i]);
+    }
+    fputc(']', o);
+}
+
+static void counts(FILE *o, const struct nra_report_counts *c)
+{
+    key(o, "counts");
+    fputc('{', o);
+    kv_u64(o, "allocated", c->allocated, ",");
+    kv_u64(o, "freed", c->freed, ",");
+    kv_u64(o, "outstanding", c->outstanding, ",");
+    kv_u64(o, "freed_by_finalizer", c->freed_by_finalizer, ",");
+    kv_u64(o, "live", c->live, ",");
+    kv_u64(o, "pending_finalization", c->pending_finalization, ",");
+    kv_u64(o, "finalized_not_freed", c->finalized_not_freed, ",");
+    kv_u64(o, "collected_not_freed", c->collected_not_freed, ",");
+    kv_u64(o, "freed_with_residue", c->freed_with_residue, ",");
+    kv_u64(o, "zombies", c->zombies, ",");
+    kv_u64(o, "orphans", c->orphans, ",");
+    kv_u64(o, "unknown_frees", c->unknown_frees, ",");
+    kv_u64(o, "reused_unfreed", c->reused_unfreed, ",");
+    kv_u64(o, "dropped", c->dropped, "");
+    fputs("},", o);
+}
+
+static void native_frames(FILE *o, const struct nra_report_site *s)
+{
+    key(o, "native_stack");
+    fputc('[', o);
+    for (unsigned i = 0; i < s->n_native; i++) {
+        const struct nra_report_frame *f = &s->native[i];
+        char addr[32], off[32];
+        snprintf(addr, sizeof(addr), "0x%" PRIxPTR, f->address);
+        snprintf(off, sizeof(off), "0x%" PRIxPTR, f->offset);
+        fprintf(o, "%s{", i ? "," : "");
+        kv_str(o, "address", addr, ",");
+        kv_str(o, "library", f->library, ",");
+        kv_str(o, "offset", off, ",");
+        kv_str(o, "symbol", f->symbol, "");
+        fputc('}', o);
+    }
+    fputs("],", o);
+}
+
+static void site(FILE *o, const struct nra_report_site *s)
+{
+    fputc('{', o);
+    kv_u64(o, "bytes", s->bytes, ",");
+    kv_u64(o, "allocations", s->allocations, ",");
+    kv_u64(o, "owners", s->owners, ",");
+    kv_u64(o, "size_each", s->size_each, ",");
+    kv_u64(o, "owners_met", s->owners_met, ",");
+    key(o, "repeating");
+    fputs(s->repeating ? "true," : "false,", o);
+    kv_str(o, "scope", s->scope, ",");
+    kv_str(o, "scope_native", s->scope_native, ",");
+    native_frames(o, s);
+    key(o, "java_stack");
+    stack_array(o, &s->java);
+    fputc('}', o);
+}
+
+static void residue(FILE *o, const struct nra_report_rule *rr)
+{
+    key(o, "residue");
+    fputc('{', o);
+    kv_u64(o, "bytes", rr->residue_bytes, ",");
+    kv_u64(o, "allocations", rr->residue_allocations, ",");
+    kv_u64(o, "sites_omitted", rr->sites_omitted, ",");
+    key(o, "sites");
+    fputc('[', o);
+    for (unsigned i = 0; i < rr->n_sites; i++) {
+        if (i)
+            fputc(',', o);
+        site(o, &rr->sites[i]);
+    }
+    fputs("]},", o);
+}
+
+static void groups(FILE *o, const struct nra_report_rule *rr)
+{
+    key(o, "outstanding_groups");
+    fputc('[', o);
+    for (unsigned i = 0; i < rr->n_groups; i++) {
+        fprintf(o, "%s{", i ? "," : "");
+        kv_u64(o, "count", rr->groups[i].count, ",");
+        kv_u64(o, "oldest_ms", rr->groups[i].oldest_ms, ",");
+        key(o, "java_stack");
+        stack_array(o, &rr->groups[i].java);
+        fputc('}', o);
+    }
+    fputs("],", o);
+    kv_u64(o, "outstanding_groups_omitted", rr->groups_omitted, ",");
+}
+
+static void findings(FILE *o, const struct nra_report_rule *rr)
+{
+    key(o, "findings");
+    fputc('[', o);
+    for (unsigned i = 0; i < rr->n_findings; i++) {
+        const struct nra_report_finding *f = &rr->findings[i];
+        fprintf(o, "%s{", i ? "," : "");
+        kv_str(o, "kind", f->kind, ",");
+        kv_u64(o, "owners", f->owners, ",");
+        kv_u64(o, "bytes", f->bytes, ",");
+        kv_str(o, "summary", f->summary, "");
+        fputc('}', o);
+    }
+    fputc(']', o);
+}
+
+static void rule(FILE *o, const struct nra_report_rule *rr)
+{
+    fputc('{', o);
+    kv_str(o, "rule", rr->rule, ",");
+    kv_str(o, "owner_class", rr->owner_class, ",");
+    kv_str(o, "alloc_native", rr->alloc_native, ",");
+    kv_str(o, "free_native", rr->free_native, ",");
+    counts(o, &rr->counts);
+    kv_u64(o, "held_bytes", rr->held_bytes, ",");
+    kv_u64(o, "held_allocations", rr->held_allocations, ",");
+    residue(o, rr);
+    groups(o, rr);
+    kv_u64(o, "use_natives_wrapped", rr->wrapped_use, ",");
+    key(o, "natives_skipped");
+    fputc('[', o);
+    for (unsigned i = 0; i < rr->n_skipped; i++) {
+        if (i)
+            fputc(',', o);
+        str(o, rr->skipped[i]);
+    }
+    fputs("],", o);
+    findings(o, rr);
+    fputc('}', o);
+}
+
+static void finalizer(FILE *o, const struct nra_report_finalizer *f)
+{
+    key(o, "finalizer");
+    if (!f->known) {
+        fputs("null", o);
+        return;
+    }
+    fputc('{', o);
+    key(o, "enabled");
+    fputs(f->enabled ? "true," : "false,", o);
+    key(o, "queue_length");
+    fprintf(o, "%" PRId64 ",", f->queue_length);
+    kv_str(o, "thread_state", f->thread_state, ",");
+    key(o, "thread_stack");
+    stack_array(o, &f->stack);
+    fputc(',', o);
+    kv_str(o, "diagnosis", f->diagnosis, "");
+    fputc('}', o);
+}
+
+int nra_report_write_json(const struct nra_report *r, FILE *o)
+{
+    fputc('{', o);
+    kv_str(o, "schema", "nraudit/report-v1", ",");
+    kv_str(o, "trigger", r->trigger, ",");
+    key(o, "pid");
+    fprintf(o, "%ld,", r->pid);
+    kv_u64(o, "timestamp_ms", r->timestamp_ms, ",");
+    kv_u64(o, "uptime_ms", r->uptime_ms, ",");
+    key(o, "agent");
+    fputc('{', o);
+    kv_str(o, "version", r->version, ",");
+    kv_str(o, "options", r->options, ",");
+    kv_u64(o, "dropped", r->dropped, ",");
+    key(o, "reachability");
+    if (r->reachability_done)
+        fprintf(o, "{\"done\":true,\"walk_ms\":%.3f},", r->reachability_ms);
+    else
+        fputs("{\"done\":false},", o);
+    key(o, "notes");
+    fputc('[', o);
+    for (unsigned i = 0; i < r->n_notes; i++) {
+        if (i)
+            fputc(',', o);
+        str(o, r->notes[i]);
+    }
+    fputs("]},", o);
+    key(o, "resources");
+    fputc('[', o);
+    for (int i = 0; i < r->n_rules; i++) {
+        if (i)
+            fputc(',', o);
+        rule(o, &r->rules[i]);
+    }
+    fputs("],", o);
+    finalizer(o, &r->finalizer);
+    fputs("}\n", o);
+    return ferror(o) ? -1 : 0;
+}

@@ -1,0 +1,172 @@
+/* report_text.c — the report people read: the verdict first, then per rule
+ * the counts, the residue sites and the oldest outstanding handles grouped
+ * by the Java code that created them. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "report.h"
+
+static unsigned total_findings(const struct nra_report *r)
+{
+    unsigned n = 0;
+    for (int i = 0; i < r->n_rules; i++)
+        n += r->rules[i].n_findings;
+    return n;
+}
+
+static void verdict(const struct nra_report *r, FILE *o)
+{
+    unsigned n = total_findings(r);
+    if (n == 0) {
+        fputs("VERDICT: no native leak seen.\n", o);
+    } else {
+        fprintf(o, "VERDICT: %u native leak finding%s.\n", n, n == 1 ? "" : "s");
+        for (int i = 0; i < r->n_rules; i++)
+            for (unsigned k = 0; k < r->rules[i].n_findings; k++)
+                fprintf(o, "  * [%s] %s: %s\n", r->rules[i].rule, r->rules[i].findings[k].kind,
+                        r->rules[i].findings[k].summary);
+    }
+    for (int i = 0; i < r->n_rules; i++) {
+        const struct nra_report_counts *c = &r->rules[i].counts;
+        if (c->allocated == 0)
+            continue;
+        fprintf(o, "  %s: %" PRIu64 " handles allocated, %" PRIu64 " freed, %" PRIu64 " outstanding",
+                r->rules[i].rule, c->allocated, c->freed, c->outstanding);
+        if (r->reachability_done)
+            fprintf(o, " (%" PRIu64 " still reachable, %" PRIu64 " awaiting finalization)", c->live,
+                    c->pending_finalization);
+        fputs("\n", o);
+    }
+    fputs("\n", o);
+}
+
+static void counts(const struct nra_report_rule *rr, bool classified, FILE *o)
+{
+    const struct nra_report_counts *c = &rr->counts;
+    fprintf(o, "  allocated %" PRIu64 "   freed %" PRIu64 " (by finalizer %" PRIu64 ")   outstanding %" PRIu64 "\n",
+            c->allocated, c->freed, c->freed_by_finalizer, c->outstanding);
+    if (classified)
+        fprintf(o, "  outstanding: live %" PRIu64 ", pending finalization %" PRIu64 ", finalized not freed %" PRIu64
+                   ", collected not freed %" PRIu64 ", orphans %" PRIu64 "\n",
+                c->live, c->pending_finalization, c->finalized_not_freed, c->collected_not_freed, c->orphans);
+    else
+        fprintf(o, "  outstanding handles not classified by reachability (reachability walk not run)\n");
+    fprintf(o, "  freed with residue %" PRIu64 ", zombies %" PRIu64 "\n", c->freed_with_residue, c->zombies);
+    if (c->unknown_frees || c->reused_unfreed || c->dropped)
+        fprintf(o, "  unknown frees %" PRIu64 ", reused without free %" PRIu64 ", dropped %" PRIu64 "\n",
+                c->unknown_frees, c->reused_unfreed, c->dropped);
+    if (rr->held_allocations)
+        fprintf(o, "  native memory held by outstanding handles: %" PRIu64 " bytes in %" PRIu64 " allocations\n",
+                rr->held_bytes, rr->held_allocations);
+}
+
+static void java_lines(const struct nra_report_stack *s, const char *indent, FILE *o)
+{
+    if (s->n == 0)
+        fprintf(o, "%s(no Java stack)\n", indent);
+    for (unsigned i = 0; i < s->n; i++)
+        fprintf(o, "%sat %s\n", indent, s->frames[i]);
+}
+
+static void site(const struct nra_report_site *s, FILE *o)
+{
+    fprintf(o, "    %" PRIu64 " bytes in %" PRIu64 " allocations", s->bytes, s->allocations);
+    if (s->size_each)
+        fprintf(o, " of %" PRIu64 " bytes", s->size_each);
+    fprintf(o, ", %" PRIu64 " owners (%" PRIu64 " ever allocated here), made in the %s native %s\n", s->owners,
+            s->owners_met, s->scope, s->scope_native);
+    for (unsigned i = 0; i < s->n_native; i++) {
+        const struct nra_report_frame *f = &s->native[i];
+        fprintf(o, "      #%u 0x%" PRIxPTR " %s+0x%" PRIxPTR " %s\n", i, f->address, f->library, f->offset, f->symbol);
+    }
+    java_lines(&s->java, "      ", o);
+}
+
+static void residue(const struct nra_report_rule *rr, FILE *o)
+{
+    if (rr->n_sites == 0)
+        return;
+    fprintf(o, "  residue: %" PRIu64 " bytes in %" PRIu64 " allocations left by freed handles\n", rr->residue_bytes,
+            rr->residue_allocations);
+    bool header_once = false;
+    for (unsigned i = 0; i < rr->n_sites; i++) {
+        if (!rr->sites[i].repeating)
+            continue;
+        if (!header_once)
+            fputs("  repeating sites (one allocation per owner: leaks):\n", o), header_once = true;
+        site(&rr->sites[i], o);
+    }
+    /* One-time sites are context, not findings: a line each, the largest
+     * few only (the JSON report lists them in full). */
+    unsigned shown = 0, one_time = 0;
+    uint64_t one_time_bytes = 0;
+    for (unsigned i = 0; i < rr->n_sites; i++) {
+        const struct nra_report_site *s = &rr->sites[i];
+        if (s->repeating)
+            continue;
+        one_time++;
+        one_time_bytes += s->bytes;
+        if (shown == 0)
+            fputs("  one-time sites (met by a single owner: initialisation, not per-owner):\n", o);
+        if (shown++ < 5)
+            fprintf(o, "    %" PRIu64 " bytes in %" PRIu64 " allocations in the %s native %s, from %s+0x%" PRIxPTR "\n",
+                    s->bytes, s->allocations, s->scope, s->scope_native, s->n_native ? s->native[0].library : "?",
+                    s->n_native ? s->native[0].offset : 0);
+    }
+    if (one_time > 5)
+        fprintf(o, "    (%u one-time sites, %" PRIu64 " bytes in all)\n", one_time, one_time_bytes);
+    if (rr->sites_omitted)
+        fprintf(o, "  (%" PRIu64 " smaller sites not listed)\n", rr->sites_omitted);
+}
+
+static void groups(const struct nra_report_rule *rr, FILE *o)
+{
+    if (rr->n_groups == 0)
+        return;
+    fputs("  oldest outstanding handles, by the Java code that created them:\n", o);
+    for (unsigned i = 0; i < rr->n_groups; i++) {
+        fprintf(o, "    %" PRIu64 " handle%s, oldest created at %" PRIu64 " ms (epoch)\n", rr->groups[i].count,
+                rr->groups[i].count == 1 ? "" : "s", rr->groups[i].oldest_ms);
+        java_lines(&rr->groups[i].java, "      ", o);
+    }
+    if (rr->groups_omitted)
+        fprintf(o, "    (%" PRIu64 " more handles in other groups)\n", rr->groups_omitted);
+}
+
+static void rule(const struct nra_report *r, const struct nra_report_rule *rr, FILE *o)
+{
+    fprintf(o, "== %s: %s ==\n", rr->rule, rr->owner_class);
+    fprintf(o, "  alloc %s, free %s\n", rr->alloc_native, rr->free_native);
+    counts(rr, r->reachability_done, o);
+    residue(rr, o);
+    groups(rr, o);
+    for (unsigned i = 0; i < rr->n_skipped; i++)
+        fprintf(o, "  not wrapped: %s\n", rr->skipped[i]);
+    fputs("\n", o);
+}
+
+static void finalizer(const struct nra_report_finalizer *f, FILE *o)
+{
+    if (!f->known)
+        return;
+    fprintf(o, "== Finalizer ==\n  finalization %s, queue length %" PRId64 ", thread %s\n",
+            f->enabled ? "enabled" : "disabled", f->queue_length, f->thread_state);
+    if (f->diagnosis[0])
+        fprintf(o, "  %s\n", f->diagnosis);
+    java_lines(&f->stack, "    ", o);
+    fputs("\n", o);
+}
+
+int nra_report_write_text(const struct nra_report *r, FILE *o)
+{
+    fprintf(o, "nraudit %s report (%s) pid %ld, uptime %.1f s\n\n", r->version, r->trigger, r->pid,
+            (double)r->uptime_ms / 1000.0);
+    verdict(r, o);
+    for (int i = 0; i < r->n_rules; i++)
+        rule(r, &r->rules[i], o);
+    finalizer(&r->finalizer, o);
+    fprintf(o, "agent: options '%s', dropped %" PRIu64 "\n", r->options, r->dropped);
+    for (unsigned i = 0; i < r->n_notes; i++)
+        fprintf(o, "note: %s\n", r->notes[i]);
+    return ferror(o) ? -1 : 0;
+}

@@ -1,0 +1,139 @@
+/* report_trigger.c — see include/report_trigger.h. */
+#include "report_trigger.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "agent_state.h"
+#include "finalizer_state.h"
+#include "heapwalk.h"
+#include "hookset.h"
+#include "java_stacks.h"
+#include "log.h"
+#include "natives.h"
+#include "report.h"
+
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int slot_rule(unsigned slot);
+
+static const struct nra_report_sources sources = {
+    .rules = &nra_g.rules,
+    .java_frame = nra_java_frame_name,
+    .slot_name = nra_natives_slot_name,
+    .slot_role = nra_natives_slot_role,
+    .slot_rule = slot_rule,
+    .bound_name = nra_natives_bound_name,
+    .skipped = nra_natives_skipped,
+    .wrapped = nra_natives_wrapped,
+};
+
+static int slot_rule(unsigned slot)
+{
+    return nra_natives_slot_rule(slot);
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+static void add_agent_notes(struct nra_report *r)
+{
+    pthread_mutex_lock(&nra_g.notes_lock);
+    for (int i = 0; i < nra_g.n_notes; i++)
+        nra_report_add_note(r, "%s", nra_g.notes[i]);
+    pthread_mutex_unlock(&nra_g.notes_lock);
+    char lines[16][256];
+    unsigned failed = 0;
+    unsigned n = nra_hookset_describe(lines, 16, &failed);
+    for (unsigned i = 0; i < n; i++)
+        if (strncmp(lines[i], "hooked", 6) != 0 || nra_g.opts.log == NRA_LOG_DEBUG)
+            nra_report_add_note(r, "%s", lines[i]);
+    uint64_t inherited = nra_java_stacks_inherited();
+    if (inherited)
+        nra_report_add_note(r, "Java stacks sampled (java_sample=%u): %llu records took the last stack captured on their thread",
+                            nra_g.opts.java_sample, (unsigned long long)inherited);
+}
+
+static void fill_header(struct nra_report *r, const char *trigger)
+{
+    snprintf(r->trigger, sizeof(r->trigger), "%s", trigger);
+    r->pid = (long)getpid();
+    r->timestamp_ms = wall_ms();
+    r->uptime_ms = r->timestamp_ms > nra_g.start_ms ? r->timestamp_ms - nra_g.start_ms : 0;
+    snprintf(r->version, sizeof(r->version), "%s", NRAUDIT_VERSION);
+    snprintf(r->options, sizeof(r->options), "%s", nra_g.options_text);
+}
+
+static int render_and_save(const struct nra_report *r, enum nra_format f, const struct nra_options *opts)
+{
+    char path[NRA_PATH_MAX];
+    int rc = nra_options_report_path(opts, f, r->pid, r->timestamp_ms, path, sizeof(path));
+    if (rc != 0) {
+        nra_log_error("report path from file=%s: %s", opts->file, strerror(-rc));
+        return rc;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem)
+        return -ENOMEM;
+    rc = f == NRA_FMT_JSON ? nra_report_write_json(r, mem) : nra_report_write_text(r, mem);
+    fclose(mem);
+    if (rc == 0)
+        rc = nra_report_save(path, buf, len);
+    free(buf);
+    if (rc == 0)
+        nra_log(NRA_LOG_INFO, "report (%s) written to %s", r->trigger, path);
+    else
+        nra_log_error("cannot write report %s: %s", path, strerror(rc < 0 ? -rc : EIO));
+    return rc;
+}
+
+static void classify(JNIEnv *env, struct nra_report *r, const struct nra_options *opts)
+{
+    if (!opts->reachability) {
+        nra_report_add_note(r, "reachability=off: outstanding handles are not classified; 'live' holds them all");
+        return;
+    }
+    int rc = nra_heapwalk_classify(env, r);
+    if (rc != 0)
+        nra_report_add_note(r, "reachability walk not run (%s): 'live' holds every outstanding handle",
+                            rc == -ENOTSUP ? "owner objects are not tracked" : strerror(-rc));
+}
+
+int nra_report_now(JNIEnv *env, const char *trigger, const struct nra_options *opts)
+{
+    pthread_mutex_lock(&report_lock);
+    struct nra_report *r = calloc(1, sizeof(*r));
+    int rc = r ? 0 : -ENOMEM;
+    if (r) {
+        fill_header(r, trigger);
+        rc = nra_report_build(r, &sources);
+    }
+    if (rc == 0) {
+        classify(env, r, opts);
+        nra_report_findings(r);
+        nra_finalizer_state(env, &r->finalizer);
+        add_agent_notes(r);
+        for (unsigned f = NRA_FMT_TEXT; f <= NRA_FMT_JSON; f <<= 1)
+            if (opts->formats & f) {
+                int one = render_and_save(r, (enum nra_format)f, opts);
+                if (one)
+                    rc = one;
+            }
+    }
+    if (r)
+        nra_report_free(r);
+    free(r);
+    pthread_mutex_unlock(&report_lock);
+    return rc;
+}

@@ -1,0 +1,60 @@
+/* options — parses the agent's option string ("key=value,key=value").
+ *
+ * Owns: struct nra_options and the expansion of report path templates.
+ * Must not: call JVMTI/JNI, print (errors go to the caller's buffer), or
+ * keep pointers into the input string.
+ */
+#ifndef NRA_OPTIONS_H
+#define NRA_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum nra_format {
+    NRA_FMT_TEXT = 1u << 0,
+    NRA_FMT_JSON = 1u << 1,
+};
+
+enum nra_log_level { NRA_LOG_QUIET = 0, NRA_LOG_INFO = 1, NRA_LOG_DEBUG = 2 };
+enum nra_hook_mode { NRA_HOOK_RULE_LIBS = 0, NRA_HOOK_ALL = 1, NRA_HOOK_NONE = 2 };
+
+#define NRA_PATH_MAX 4096
+
+struct nra_options {
+    char file[NRA_PATH_MAX];    /* report path template: %p pid, %t ms timestamp */
+    unsigned formats;           /* bit set of enum nra_format */
+    enum nra_log_level log;
+    unsigned java_depth;        /* frames kept per creating Java stack */
+    unsigned java_sample;       /* 1 = every record; N = see docs/usage.md */
+    enum nra_hook_mode hook;
+    bool reachability;
+    unsigned max_records;       /* registry bound */
+    unsigned max_allocs;        /* attributed-allocation table bound */
+    char rules_file[NRA_PATH_MAX]; /* extra rules (docs/usage.md), "" = none */
+    bool report_now;            /* "report": command-channel request (Agent_OnAttach) */
+};
+
+/* Fills *opts with defaults. */
+void nra_options_defaults(struct nra_options *opts);
+
+/* Parses `text` (may be NULL or empty) over the defaults already in *opts.
+ * Returns 0, or -EINVAL with a one-line message (without the "nraudit:
+ * error:" prefix) in err. */
+int nra_options_parse(const char *text, struct nra_options *opts, char *err, size_t err_len);
+
+/* Expands %p, %t and %% of the template, then appends ext (e.g. ".json").
+ * Returns 0 or -ENAMETOOLONG / -EINVAL (unknown % sequence). */
+int nra_options_expand_path(const char *tmpl, long pid, uint64_t timestamp_ms,
+                            const char *ext, char *out, size_t out_len);
+
+/* The path of the report in format f: with one format, a template that
+ * already has an extension is used as is; otherwise (and always with several
+ * formats) a known extension (.txt, .json) is replaced by the format's. */
+int nra_options_report_path(const struct nra_options *opts, enum nra_format f, long pid,
+                            uint64_t timestamp_ms, char *out, size_t out_len);
+
+/* The file extension of one format (".txt", ".json"). */
+const char *nra_format_extension(enum nra_format f);
+
+#endif

@@ -1,0 +1,85 @@
+/* registry — one record per native handle a rule allocated: who made it,
+ * when, and what became of its handle and its owner object.
+ *
+ * Owns: records (by handle and by id) and the per-rule counters.
+ * Must not: call JVMTI/JNI (callers feed it), or call back into other
+ * modules while holding its lock.
+ *
+ * Invariants: record ids are assigned from 1 upward and never reused, so an
+ * owner's JVMTI tag (= record id) stays meaningful after its record retires.
+ * A record lives while its handle is outstanding; freeing retires it, so an
+ * id below nra_reg_next_id() that is not found belongs to a freed handle.
+ * Every outstanding handle has exactly one record in the handle map.
+ */
+#ifndef NRA_REGISTRY_H
+#define NRA_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rules.h"
+
+enum nra_record_flag {
+    NRA_REC_OWNER = 1u << 0,      /* the owner's constructor tagged it */
+    NRA_REC_FINALIZED = 1u << 1,  /* the owner's finalize() started */
+    NRA_REC_COLLECTED = 1u << 2,  /* ObjectFree: the owner was collected */
+};
+
+struct nra_record_info {
+    uint64_t id;
+    int64_t handle;
+    int rule;
+    unsigned flags;
+    uint32_t alloc_tid;
+    uint32_t java_site;           /* interned creating Java stack, 0 = none */
+    uint64_t alloc_ns;            /* CLOCK_REALTIME, ns */
+};
+
+struct nra_rule_counts {
+    uint64_t allocated;
+    uint64_t freed;
+    uint64_t freed_by_finalizer;
+    uint64_t unknown_frees;       /* free native called with a handle we never saw */
+    uint64_t reused_unfreed;      /* alloc returned a handle still outstanding */
+    uint64_t dropped;             /* not recorded: the registry was full */
+    uint64_t outstanding;
+};
+
+/* Sets the bound on outstanding records and clears everything. */
+int nra_reg_init(unsigned max_records);
+void nra_reg_shutdown(void);
+
+/* Takes the next record id before the alloc native runs, so allocations
+ * made inside it can be attributed before the handle is known. */
+uint64_t nra_reg_reserve_id(void);
+
+/* The alloc native returned `handle`; `id` comes from nra_reg_reserve_id()
+ * (0: take a fresh one). Returns the record id, or 0 when the registry is
+ * full (counted as dropped) or the handle is 0 (the native failed). */
+uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint64_t now_ns,
+                       uint32_t java_site);
+
+/* The free native was called with `handle`. Returns 0 and the retired
+ * record's info, or -ENOENT (counted as unknown_frees). */
+int nra_reg_free(int rule, int64_t handle, uint32_t tid, uint64_t now_ns, struct nra_record_info *freed);
+
+/* Id of the outstanding record of `handle`, or 0. */
+uint64_t nra_reg_find_handle(int rule, int64_t handle);
+
+/* Outstanding record by id; -ENOENT if retired (freed) or unknown. */
+int nra_reg_get(uint64_t id, struct nra_record_info *out);
+
+/* Sets flags on an outstanding record; -ENOENT if it retired already. */
+int nra_reg_set_flags(uint64_t id, unsigned flags);
+
+/* Ids handed out so far are < this. */
+uint64_t nra_reg_next_id(void);
+
+/* Copies the counters of a rule. */
+void nra_reg_counts(int rule, struct nra_rule_counts *out);
+
+/* Calls fn for every outstanding record, oldest first, under the registry
+ * lock: fn must be quick and must not call into the registry. */
+void nra_reg_for_each(void (*fn)(const struct nra_record_info *rec, void *arg), void *arg);
+
+#endif

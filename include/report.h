@@ -1,0 +1,148 @@
+/* report — the snapshot a report is made of, how it is built from the
+ * registry, the allocation table and the interned stacks, and its writers.
+ *
+ * Owns: struct nra_report (a self-contained copy: writers need nothing else).
+ * Must not: call JVMTI/JNI. What only the JVM knows (Java frame names,
+ * reachability classes, Finalizer state) comes in through nra_report_sources
+ * or is filled in by the caller before writing.
+ */
+#ifndef NRA_REPORT_H
+#define NRA_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rules.h"
+
+#define NRA_REPORT_NATIVE_FRAMES 24
+#define NRA_REPORT_JAVA_FRAMES 16
+#define NRA_REPORT_FRAME_LEN 256
+#define NRA_REPORT_MAX_SITES 32
+#define NRA_REPORT_MAX_GROUPS 16
+#define NRA_REPORT_MAX_FINDINGS 8
+#define NRA_REPORT_MAX_SKIPPED 16
+#define NRA_REPORT_MAX_NOTES 32
+
+struct nra_report_frame {
+    uintptr_t address;
+    uintptr_t offset;            /* from the library's load base */
+    char library[128];           /* base name, " (deleted)" when the file is gone */
+    char symbol[NRA_REPORT_FRAME_LEN];  /* "" when unknown */
+};
+
+struct nra_report_stack {
+    unsigned n;
+    char frames[NRA_REPORT_JAVA_FRAMES][NRA_REPORT_FRAME_LEN];
+};
+
+struct nra_report_site {
+    uint64_t bytes, allocations, owners;
+    uint64_t size_each;          /* 0 when sizes differ */
+    uint64_t owners_met;         /* owners that ever allocated here */
+    bool repeating;              /* owners_met > 1: a finding; else one-time */
+    char scope[8];               /* "alloc", "use", "free" */
+    char scope_native[192];
+    unsigned n_native;
+    struct nra_report_frame native[NRA_REPORT_NATIVE_FRAMES];
+    struct nra_report_stack java;
+};
+
+struct nra_report_group {        /* outstanding handles with one creating stack */
+    uint64_t count;
+    uint64_t oldest_ms;          /* wall clock, ms */
+    struct nra_report_stack java;
+};
+
+struct nra_report_counts {
+    uint64_t allocated, freed, outstanding, freed_by_finalizer;
+    uint64_t live, pending_finalization, finalized_not_freed, collected_not_freed;
+    uint64_t freed_with_residue, zombies, orphans;
+    uint64_t unknown_frees, reused_unfreed, dropped;
+};
+
+struct nra_report_finding {
+    char kind[32];
+    uint64_t owners, bytes;
+    char summary[512];
+};
+
+struct nra_report_rule {
+    char rule[NRA_RULE_STR];
+    char owner_class[NRA_RULE_STR];
+    char alloc_native[384];
+    char free_native[384];
+    struct nra_report_counts counts;
+    uint64_t held_bytes, held_allocations;   /* attributed to outstanding handles */
+    uint64_t residue_bytes, residue_allocations;
+    unsigned n_sites;
+    uint64_t sites_omitted;
+    struct nra_report_site sites[NRA_REPORT_MAX_SITES];
+    unsigned n_groups;
+    uint64_t groups_omitted;
+    struct nra_report_group groups[NRA_REPORT_MAX_GROUPS];
+    unsigned n_findings;
+    struct nra_report_finding findings[NRA_REPORT_MAX_FINDINGS];
+    unsigned n_skipped;
+    char skipped[NRA_REPORT_MAX_SKIPPED][256];
+    unsigned wrapped_use;
+};
+
+struct nra_report_finalizer {
+    bool known;
+    bool enabled;
+    int64_t queue_length;        /* -1 unknown */
+    char thread_state[32];
+    struct nra_report_stack stack;
+    char diagnosis[256];
+};
+
+struct nra_report {
+    char trigger[16];            /* exit | datadump | interval | command */
+    long pid;
+    uint64_t timestamp_ms, uptime_ms;
+    char version[16];
+    char options[1024];
+    uint64_t dropped;            /* everything any table dropped */
+    unsigned n_notes;
+    char notes[NRA_REPORT_MAX_NOTES][256];
+    bool reachability_done;
+    double reachability_ms;
+    int n_rules;
+    struct nra_report_rule *rules;   /* n_rules entries, malloc'd */
+    struct nra_report_finalizer finalizer;
+};
+
+/* What the builder needs from the JVM side. */
+struct nra_report_sources {
+    const struct nra_ruleset *rules;
+    /* Names a Java frame; returns 0 or -errno. */
+    int (*java_frame)(uintptr_t method, uintptr_t location, char *out, size_t len);
+    const char *(*slot_name)(unsigned slot);
+    enum nra_role (*slot_role)(unsigned slot);
+    int (*slot_rule)(unsigned slot);
+    const char *(*bound_name)(int rule, enum nra_role role);
+    unsigned (*skipped)(int rule, const char **names, unsigned max);
+    unsigned (*wrapped)(int rule, enum nra_role role);
+};
+
+/* Builds the rule sections (counts, residue sites, outstanding groups,
+ * findings) into r, whose header fields the caller fills. The
+ * reachability classes stay: outstanding is put in `live` (unclassified)
+ * until nra_report_classify_done() is told otherwise. Returns 0 or -ENOMEM. */
+int nra_report_build(struct nra_report *r, const struct nra_report_sources *src);
+
+/* Recomputes findings after the caller changed counts (reachability). */
+void nra_report_findings(struct nra_report *r);
+
+void nra_report_add_note(struct nra_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void nra_report_free(struct nra_report *r);
+
+int nra_report_write_text(const struct nra_report *r, FILE *out);
+int nra_report_write_json(const struct nra_report *r, FILE *out);
+
+/* Writes data to path atomically: a 0600 temp file beside it, then rename.
+ * Never follows a symlink at path (rename replaces the link itself). */
+int nra_report_save(const char *path, const char *data, size_t len);
+
+#endif
