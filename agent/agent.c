@@ -17,6 +17,7 @@
 #include "agent_state.h"
 #include "alloc.h"
 #include "hookset.h"
+#include "instrument.h"
 #include "log.h"
 #include "natives.h"
 #include "registry.h"
@@ -81,9 +82,13 @@ uint32_t nra_gettid(void)
 static void JNICALL on_vm_init(jvmtiEnv *jvmti, JNIEnv *env, jthread thread)
 {
     (void)jvmti;
-    (void)env;
     (void)thread;
     __atomic_store_n(&nra_g.vm_started, 1, __ATOMIC_RELEASE);
+    int rc = nra_instrument_define_hooks(env);
+    if (rc != 0) {
+        nra_log_error("cannot define the nraudit/Hooks class (%s): owner objects will not be tracked", strerror(-rc));
+        nra_agent_note("owner objects not tracked: nraudit/Hooks could not be defined");
+    }
     if (nra_g.opts.hook == NRA_HOOK_ALL)
         nra_hookset_all();
 }
@@ -162,10 +167,13 @@ static bool enable_events(jvmtiEnv *jvmti)
     cb.VMDeath = on_vm_death;
     cb.NativeMethodBind = nra_natives_on_bind;
     cb.DataDumpRequest = on_data_dump;
+    cb.ClassFileLoadHook = nra_instrument_on_class_load;
+    cb.ObjectFree = nra_instrument_on_object_free;
     if (!check((*jvmti)->SetEventCallbacks(jvmti, &cb, (jint)sizeof(cb)), "SetEventCallbacks"))
         return false;
     static const jvmtiEvent events[] = {JVMTI_EVENT_VM_INIT, JVMTI_EVENT_VM_DEATH,
-                                        JVMTI_EVENT_NATIVE_METHOD_BIND, JVMTI_EVENT_DATA_DUMP_REQUEST};
+                                        JVMTI_EVENT_NATIVE_METHOD_BIND, JVMTI_EVENT_DATA_DUMP_REQUEST,
+                                        JVMTI_EVENT_CLASS_FILE_LOAD_HOOK, JVMTI_EVENT_OBJECT_FREE};
     for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
         if (!check((*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, events[i], NULL), "SetEventNotificationMode"))
             return false;

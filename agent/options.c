@@ -33,6 +33,9 @@ static int parse_formats(const char *v, unsigned *out, char *err, size_t err_len
     char buf[64];
     if (strlen(v) >= sizeof(buf) || v[0] == '\0')
         return fail(err, err_len, "format=%s: expected text, json or both joined by '+' (e.g. text+json)%s", v, "");
+    size_t n = strlen(v);
+    if (v[0] == '+' || v[n - 1] == '+' || strstr(v, "++"))
+        return fail(err, err_len, "format=%s: empty format name; accepted: text, json (join several with '+')%s", v, "");
     strcpy(buf, v);
     unsigned set = 0;
     for (char *save = NULL, *tok = strtok_r(buf, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {

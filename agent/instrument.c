@@ -1,0 +1,251 @@
+/* instrument.c — see include/instrument.h. */
+#include "instrument.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_state.h"
+#include "classfile.h"
+#include "hooks_class.h"
+#include "log.h"
+#include "registry.h"
+
+#define FIELD_CACHE 4
+
+struct field_cache {
+    jweak cls[FIELD_CACHE];
+    jfieldID field[FIELD_CACHE];
+    unsigned next;
+};
+
+static struct {
+    int active;                   /* atomic: Hooks defined */
+    pthread_mutex_t lock;         /* guards the field caches */
+    struct field_cache cache[NRA_MAX_RULES];
+    uint64_t rewritten, tagged, failed_rewrites;
+} ins = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+bool nra_instrument_active(void)
+{
+    return __atomic_load_n(&ins.active, __ATOMIC_ACQUIRE) != 0;
+}
+
+uint64_t nra_instrument_classes_rewritten(void)
+{
+    return __atomic_load_n(&ins.rewritten, __ATOMIC_RELAXED);
+}
+
+uint64_t nra_instrument_owners_tagged(void)
+{
+    return __atomic_load_n(&ins.tagged, __ATOMIC_RELAXED);
+}
+
+/* ---- class rewriting ------------------------------------------------------------ */
+
+/* JDK classes live in named modules that cannot read the boot loader's
+ * unnamed module where nraudit/Hooks is: never instrument them. */
+static bool is_jdk_class(const char *name)
+{
+    static const char *const prefixes[] = {"java/", "javax/", "jdk/", "sun/", "com/sun/", "nraudit/", NULL};
+    for (const char *const *p = prefixes; *p; p++)
+        if (strncmp(name, *p, strlen(*p)) == 0)
+            return true;
+    return false;
+}
+
+/* One rewrite pass; on success replaces *buf (malloc'd or the input). */
+static int rewrite_pass(const uint8_t **buf, size_t *len, uint8_t **owned, const char *method,
+                        const struct nra_cf_insertion *insertion)
+{
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    unsigned changed = 0;
+    int rc = nra_cf_rewrite(*buf, *len, NRA_HOOKS_CLASS, method, insertion, 1, &out, &out_len, &changed);
+    if (rc != 0 || changed == 0)
+        return rc;
+    free(*owned);
+    *owned = out;
+    *buf = out;
+    *len = out_len;
+    return 0;
+}
+
+static void hand_to_jvm(jvmtiEnv *jvmti, const uint8_t *buf, size_t len, jint *new_len, unsigned char **new_data)
+{
+    unsigned char *copy = NULL;
+    if ((*jvmti)->Allocate(jvmti, (jlong)len, &copy) != JVMTI_ERROR_NONE)
+        return;
+    memcpy(copy, buf, len);
+    *new_len = (jint)len;
+    *new_data = copy;
+}
+
+static void rewrite_class(jvmtiEnv *jvmti, const char *name, int rule, bool finalize, const unsigned char *data,
+                          jint len, jint *new_len, unsigned char **new_data)
+{
+    const uint8_t *buf = data;
+    size_t size = (size_t)len;
+    uint8_t *owned = NULL;
+    int rc = 0;
+    if (rule >= 0) {
+        char hook[32];
+        nra_hooks_constructed_name(rule, hook, sizeof(hook));
+        struct nra_cf_insertion ctor = {.method_name = "<init>", .where = NRA_CF_BEFORE_RETURN};
+        rc = rewrite_pass(&buf, &size, &owned, hook, &ctor);
+    }
+    if (rc == 0 && finalize) {
+        struct nra_cf_insertion fin = {.method_name = "finalize", .method_desc = "()V", .where = NRA_CF_AT_ENTRY};
+        rc = rewrite_pass(&buf, &size, &owned, NRA_HOOKS_FINALIZING, &fin);
+    }
+    if (rc != 0) {
+        __atomic_add_fetch(&ins.failed_rewrites, 1, __ATOMIC_RELAXED);
+        nra_agent_note("could not instrument %s (%s): its owners are not tracked", name, strerror(-rc));
+    } else if (owned) {
+        hand_to_jvm(jvmti, buf, size, new_len, new_data);
+        __atomic_add_fetch(&ins.rewritten, 1, __ATOMIC_RELAXED);
+        nra_log(NRA_LOG_DEBUG, "instrumented %s", name);
+    }
+    free(owned);
+}
+
+void JNICALL nra_instrument_on_class_load(jvmtiEnv *jvmti, JNIEnv *env, jclass redefined, jobject loader,
+                                          const char *name, jobject protection_domain, jint len,
+                                          const unsigned char *data, jint *new_len, unsigned char **new_data)
+{
+    (void)env;
+    (void)protection_domain;
+    if (!name || redefined || !loader || nra_vm_dead() || !nra_instrument_active() || is_jdk_class(name))
+        return;
+    int rule = nra_rules_owner_rule(&nra_g.rules, name);
+    bool declares_finalize = false;
+    if (nra_cf_class_info(data, (size_t)len, NULL, 0, NULL, 0, &declares_finalize) != 0)
+        return;
+    /* Any application class's finalize() is hooked: its superclass may not
+     * be loaded yet, so whether it descends from an owner is unknown here.
+     * The hook only acts on tagged owners. */
+    if (rule >= 0 || declares_finalize)
+        rewrite_class(jvmti, name, rule, declares_finalize, data, len, new_len, new_data);
+}
+
+/* ---- the hooks' natives ------------------------------------------------------------ */
+
+static jfieldID handle_field(JNIEnv *env, jclass cls, int rule)
+{
+    struct field_cache *c = &ins.cache[rule];
+    jfieldID f = NULL;
+    pthread_mutex_lock(&ins.lock);
+    for (unsigned i = 0; i < FIELD_CACHE && !f; i++)
+        if (c->cls[i] && (*env)->IsSameObject(env, c->cls[i], cls))
+            f = c->field[i];
+    pthread_mutex_unlock(&ins.lock);
+    if (f)
+        return f;
+    f = (*env)->GetFieldID(env, cls, nra_g.rules.rule[rule].handle_field, "J");
+    if (!f) {
+        (*env)->ExceptionClear(env);
+        nra_agent_note("rule %s: owner has no long field '%s'", nra_g.rules.rule[rule].name,
+                       nra_g.rules.rule[rule].handle_field);
+        return NULL;
+    }
+    jweak weak = (*env)->NewWeakGlobalRef(env, cls);
+    pthread_mutex_lock(&ins.lock);
+    unsigned slot = c->next++ % FIELD_CACHE;
+    jweak old = c->cls[slot];
+    c->cls[slot] = weak;
+    c->field[slot] = f;
+    pthread_mutex_unlock(&ins.lock);
+    if (old)
+        (*env)->DeleteWeakGlobalRef(env, old);
+    return f;
+}
+
+static void constructed(JNIEnv *env, jobject owner, int rule)
+{
+    if (!owner || nra_vm_dead() || rule >= nra_g.rules.count)
+        return;
+    jclass cls = (*env)->GetObjectClass(env, owner);
+    jfieldID f = cls ? handle_field(env, cls, rule) : NULL;
+    if (cls)
+        (*env)->DeleteLocalRef(env, cls);
+    if (!f)
+        return;
+    jlong handle = (*env)->GetLongField(env, owner, f);
+    uint64_t id = handle ? nra_reg_find_handle(rule, handle) : 0;
+    if (id == 0)
+        return;
+    jvmtiError err = (*nra_g.jvmti)->SetTag(nra_g.jvmti, owner, nra_owner_tag(rule, id));
+    if (err != JVMTI_ERROR_NONE) {
+        nra_agent_note("SetTag failed: %s", nra_jvmti_error_name(err));
+        return;
+    }
+    nra_reg_set_flags(id, NRA_REC_OWNER);
+    __atomic_add_fetch(&ins.tagged, 1, __ATOMIC_RELAXED);
+}
+
+#define CONSTRUCTED(k) \
+    static void JNICALL constructed_##k(JNIEnv *env, jclass hooks, jobject owner) \
+    { \
+        (void)hooks; \
+        constructed(env, owner, k); \
+    }
+CONSTRUCTED(0) CONSTRUCTED(1) CONSTRUCTED(2) CONSTRUCTED(3) CONSTRUCTED(4) CONSTRUCTED(5) CONSTRUCTED(6)
+CONSTRUCTED(7) CONSTRUCTED(8) CONSTRUCTED(9) CONSTRUCTED(10) CONSTRUCTED(11) CONSTRUCTED(12) CONSTRUCTED(13)
+CONSTRUCTED(14) CONSTRUCTED(15)
+
+static void *const constructed_fns[NRA_MAX_RULES] = {
+    (void *)constructed_0, (void *)constructed_1, (void *)constructed_2, (void *)constructed_3,
+    (void *)constructed_4, (void *)constructed_5, (void *)constructed_6, (void *)constructed_7,
+    (void *)constructed_8, (void *)constructed_9, (void *)constructed_10, (void *)constructed_11,
+    (void *)constructed_12, (void *)constructed_13, (void *)constructed_14, (void *)constructed_15,
+};
+
+static void JNICALL finalizing(JNIEnv *env, jclass hooks, jobject owner)
+{
+    (void)env;
+    (void)hooks;
+    jlong tag = 0;
+    if (!owner || nra_vm_dead())
+        return;
+    if ((*nra_g.jvmti)->GetTag(nra_g.jvmti, owner, &tag) != JVMTI_ERROR_NONE)
+        return;
+    if (nra_tag_is_owner(tag))
+        nra_reg_set_flags(nra_tag_id(tag), NRA_REC_FINALIZED);
+}
+
+void JNICALL nra_instrument_on_object_free(jvmtiEnv *jvmti, jlong tag)
+{
+    (void)jvmti;
+    /* No JNI here. The record may have retired already (freed): ignored. */
+    if (nra_tag_is_owner(tag))
+        nra_reg_set_flags(nra_tag_id(tag), NRA_REC_COLLECTED);
+}
+
+int nra_instrument_define_hooks(JNIEnv *env)
+{
+    uint8_t bytes[1024];
+    int n = nra_hooks_class_bytes(nra_g.rules.count, bytes, sizeof(bytes));
+    if (n < 0)
+        return n;
+    jclass hooks = (*env)->DefineClass(env, NRA_HOOKS_CLASS, NULL, (const jbyte *)bytes, n);
+    if (!hooks) {
+        (*env)->ExceptionClear(env);
+        return -EINVAL;
+    }
+    JNINativeMethod methods[NRA_MAX_RULES + 1];
+    char names[NRA_MAX_RULES][32];
+    int m = 0;
+    for (int k = 0; k < nra_g.rules.count; k++) {
+        nra_hooks_constructed_name(k, names[k], sizeof(names[k]));
+        methods[m++] = (JNINativeMethod){names[k], "(Ljava/lang/Object;)V", constructed_fns[k]};
+    }
+    methods[m++] = (JNINativeMethod){NRA_HOOKS_FINALIZING, "(Ljava/lang/Object;)V", (void *)finalizing};
+    jint rc = (*env)->RegisterNatives(env, hooks, methods, m);
+    (*env)->DeleteLocalRef(env, hooks);
+    if (rc != 0) {
+        (*env)->ExceptionClear(env);
+        return -EINVAL;
+    }
+    __atomic_store_n(&ins.active, 1, __ATOMIC_RELEASE);
+    return 0;
+}

@@ -1,0 +1,194 @@
+/* Unit tests: the registry — life cycle, handle reuse, unknown frees,
+ * bounds, and concurrent alloc/free from 8 threads. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "registry.h"
+
+static int setup(void **state)
+{
+    (void)state;
+    return nra_reg_init(1000);
+}
+
+static void alloc_then_free(void **state)
+{
+    (void)state;
+    uint64_t id = nra_reg_alloc(0, 0x1000, 0, 7, 100, 3);
+    assert_true(id > 0);
+    assert_int_equal(nra_reg_find_handle(0, 0x1000), id);
+    assert_int_equal(nra_reg_find_handle(1, 0x1000), 0);  /* rules are separate */
+    struct nra_record_info info;
+    assert_int_equal(nra_reg_get(id, &info), 0);
+    assert_int_equal(info.alloc_tid, 7);
+    assert_int_equal(info.java_site, 3);
+    struct nra_record_info freed;
+    assert_int_equal(nra_reg_free(0, 0x1000, 8, 200, &freed), 0);
+    assert_int_equal(freed.id, id);
+    assert_int_equal(nra_reg_get(id, &info), -ENOENT);
+    assert_true(id < nra_reg_next_id());
+    struct nra_rule_counts c;
+    nra_reg_counts(0, &c);
+    assert_int_equal(c.allocated, 1);
+    assert_int_equal(c.freed, 1);
+    assert_int_equal(c.outstanding, 0);
+}
+
+static void failed_alloc_is_not_recorded(void **state)
+{
+    (void)state;
+    assert_int_equal(nra_reg_alloc(0, 0, 0, 1, 1, 0), 0);
+    struct nra_rule_counts c;
+    nra_reg_counts(0, &c);
+    assert_int_equal(c.allocated, 0);
+}
+
+static void reserved_id_is_used(void **state)
+{
+    (void)state;
+    uint64_t id = nra_reg_reserve_id();
+    assert_int_equal(nra_reg_alloc(0, 0x55, id, 1, 1, 0), id);
+    assert_true(nra_reg_reserve_id() > id);
+}
+
+static void handle_reuse_after_free_is_a_new_record(void **state)
+{
+    (void)state;
+    uint64_t a = nra_reg_alloc(0, 0x2000, 0, 1, 1, 0);
+    assert_int_equal(nra_reg_free(0, 0x2000, 1, 2, NULL), 0);
+    uint64_t b = nra_reg_alloc(0, 0x2000, 0, 1, 3, 0);
+    assert_true(b > a);
+    assert_int_equal(nra_reg_find_handle(0, 0x2000), b);
+    struct nra_rule_counts c;
+    nra_reg_counts(0, &c);
+    assert_int_equal(c.reused_unfreed, 0);
+    assert_int_equal(c.outstanding, 1);
+}
+
+static void reuse_without_free_is_counted(void **state)
+{
+    (void)state;
+    uint64_t a = nra_reg_alloc(0, 0x3000, 0, 1, 1, 0);
+    uint64_t b = nra_reg_alloc(0, 0x3000, 0, 1, 2, 0);
+    assert_true(b > a);
+    struct nra_rule_counts c;
+    nra_reg_counts(0, &c);
+    assert_int_equal(c.reused_unfreed, 1);
+    assert_int_equal(c.outstanding, 1);
+    assert_int_equal(c.allocated, 2);
+}
+
+static void unknown_free_is_counted(void **state)
+{
+    (void)state;
+    assert_int_equal(nra_reg_free(0, 0xdead, 1, 1, NULL), -ENOENT);
+    assert_int_equal(nra_reg_free(0, 0xdead, 1, 1, NULL), -ENOENT);
+    struct nra_rule_counts c;
+    nra_reg_counts(0, &c);
+    assert_int_equal(c.unknown_frees, 2);
+    assert_int_equal(c.freed, 0);
+}
+
+static void double_free_is_unknown_the_second_time(void **state)
+{
+    (void)state;
+    nra_reg_alloc(0, 0x4000, 0, 1, 1, 0);
+    assert_int_equal(nra_reg_free(0, 0x4000, 1, 1, NULL), 0);
+    assert_int_equal(nra_reg_free(0, 0x4000, 1, 1, NULL), -ENOENT);
+    struct nra_rule_counts c;
+    nra_reg_counts(0, &c);
+    assert_int_equal(c.freed, 1);
+    assert_int_equal(c.unknown_frees, 1);
+}
+
+static void bound_drops_and_counts(void **state)
+{
+    (void)state;
+    nra_reg_init(16);
+    for (int i = 1; i <= 20; i++)
+        nra_reg_alloc(0, i, 0, 1, 1, 0);
+    struct nra_rule_counts c;
+    nra_reg_counts(0, &c);
+    assert_int_equal(c.allocated, 20);
+    assert_int_equal(c.outstanding, 16);
+    assert_int_equal(c.dropped, 4);
+}
+
+static void finalized_free_counts_as_by_finalizer(void **state)
+{
+    (void)state;
+    uint64_t id = nra_reg_alloc(1, 0x77, 0, 1, 1, 0);
+    assert_int_equal(nra_reg_set_flags(id, NRA_REC_OWNER | NRA_REC_FINALIZED), 0);
+    assert_int_equal(nra_reg_free(1, 0x77, 1, 1, NULL), 0);
+    struct nra_rule_counts c;
+    nra_reg_counts(1, &c);
+    assert_int_equal(c.freed_by_finalizer, 1);
+    assert_int_equal(nra_reg_set_flags(id, NRA_REC_COLLECTED), -ENOENT);
+}
+
+static void count_record(const struct nra_record_info *rec, void *arg)
+{
+    (void)rec;
+    (*(int *)arg)++;
+}
+
+#define THREADS 8
+#define PER_THREAD 20000
+
+static void *churn(void *arg)
+{
+    int64_t base = (int64_t)(intptr_t)arg * 1000000;
+    for (int i = 0; i < PER_THREAD; i++) {
+        int64_t h = base + i % 64 + 1;  /* handles reused after free */
+        nra_reg_alloc(0, h, 0, 1, 1, 0);
+        if (i % 10 != 9)                /* keep every tenth... */
+            nra_reg_free(0, h, 1, 2, NULL);
+        else
+            nra_reg_free(0, -h, 1, 2, NULL);  /* ...and free an unknown handle instead */
+    }
+    return NULL;
+}
+
+static void concurrent_alloc_free_8_threads(void **state)
+{
+    (void)state;
+    nra_reg_init(1u << 20);
+    pthread_t t[THREADS];
+    for (intptr_t i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, churn, (void *)(i + 1));
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    struct nra_rule_counts c;
+    nra_reg_counts(0, &c);
+    assert_int_equal(c.allocated, THREADS * PER_THREAD);
+    assert_int_equal(c.unknown_frees, THREADS * PER_THREAD / 10);
+    assert_int_equal(c.freed + c.outstanding + c.reused_unfreed, c.allocated);
+    int walked = 0;
+    nra_reg_for_each(count_record, &walked);
+    assert_int_equal((uint64_t)walked, c.outstanding);
+    assert_true(c.outstanding <= THREADS * 64);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(alloc_then_free, setup),
+        cmocka_unit_test_setup(failed_alloc_is_not_recorded, setup),
+        cmocka_unit_test_setup(reserved_id_is_used, setup),
+        cmocka_unit_test_setup(handle_reuse_after_free_is_a_new_record, setup),
+        cmocka_unit_test_setup(reuse_without_free_is_counted, setup),
+        cmocka_unit_test_setup(unknown_free_is_counted, setup),
+        cmocka_unit_test_setup(double_free_is_unknown_the_second_time, setup),
+        cmocka_unit_test_setup(bound_drops_and_counts, setup),
+        cmocka_unit_test_setup(finalized_free_counts_as_by_finalizer, setup),
+        cmocka_unit_test_setup(concurrent_alloc_free_8_threads, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
