@@ -34,7 +34,7 @@
 
 #define STRIPES 64
 #define SIG_SLOTS 16384   /* power of two */
-#define SITE_FRAMES 24
+#define SITE_FRAMES 48
 #define MAX_SITE_STACKS 65536  /* >= the stack table's bound (agent.c) */
 
 struct entry {
@@ -267,11 +267,11 @@ static uint32_t capture_site(uintptr_t caller, uint16_t slot)
 {
     uintptr_t pcs[SITE_FRAMES + 1];
     unsigned n = 0;
-    bool started = false;
+    bool started = false, reached_wrapper = false;
     unw_context_t ctx;
     unw_cursor_t cur;
     if (unw_getcontext(&ctx) == 0 && unw_init_local(&cur, &ctx) == 0) {
-        for (int steps = 0; steps < 64 && n < SITE_FRAMES && unw_step(&cur) > 0; steps++) {
+        for (int steps = 0; steps < 96 && n < SITE_FRAMES && unw_step(&cur) > 0; steps++) {
             unw_word_t ip = 0;
             if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0)
                 break;
@@ -282,7 +282,10 @@ static uint32_t capture_site(uintptr_t caller, uint16_t slot)
                     break;
                 if (!started)
                     continue;
-            } else if (in_self((uintptr_t)ip) || !in_some_object((uintptr_t)ip)) {
+            } else if (in_self((uintptr_t)ip)) {
+                reached_wrapper = true;
+                break;
+            } else if (!in_some_object((uintptr_t)ip)) {
                 break;
             }
             pcs[n++] = (uintptr_t)ip;
@@ -290,7 +293,7 @@ static uint32_t capture_site(uintptr_t caller, uint16_t slot)
     }
     if (n == 0)
         pcs[n++] = caller;
-    pcs[n++] = NRA_FRAME_SLOT_TAG | slot;
+    pcs[n++] = NRA_FRAME_SLOT_TAG | (reached_wrapper ? NRA_FRAME_COMPLETE : 0) | slot;
     __atomic_add_fetch(&tab.captures, 1, __ATOMIC_RELAXED);
     return nra_stack_intern(NRA_STACK_NATIVE, pcs, n);
 }

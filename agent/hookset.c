@@ -157,3 +157,14 @@ unsigned nra_hookset_describe(char lines[][256], unsigned max, unsigned *n_faile
     *n_failed = failed;
     return n;
 }
+
+unsigned nra_hookset_hooked(char names[][128], unsigned max)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&hs.lock);
+    for (unsigned i = 0; i < hs.n && n < max; i++)
+        if (hs.libs[i].error == 0)
+            snprintf(names[n++], 128, "%s", base_name(hs.libs[i].name));
+    pthread_mutex_unlock(&hs.lock);
+    return n;
+}

@@ -278,6 +278,12 @@ enum nra_role nra_natives_slot_role(unsigned slot)
     return slot < used ? nat.slots[slot].role : NRA_ROLE_NONE;
 }
 
+uintptr_t nra_natives_slot_address(unsigned slot)
+{
+    unsigned used = __atomic_load_n(&nat.used, __ATOMIC_ACQUIRE);
+    return slot < used ? (uintptr_t)nat.slots[slot].original : 0;
+}
+
 int nra_natives_slot_rule(unsigned slot)
 {
     unsigned used = __atomic_load_n(&nat.used, __ATOMIC_ACQUIRE);

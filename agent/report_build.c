@@ -87,27 +87,50 @@ static const char *role_word(enum nra_role role)
     }
 }
 
-/* Fills the native frames of a site; the frame before the slot tag is the
- * bound native itself and is named by its Java name. Returns the slot. */
+/* The bound native at the outer end of a complete stack: named by the
+ * symbols module's JNI map when the frame lies in it; when the native
+ * tail-called into another library (tcnative's readFromSSL jumps to
+ * SSL_read), a frame for the native's entry point is added so the reader
+ * still sees which native made the allocation. */
+static void close_with_native(struct nra_report_site *site, const char *name, uintptr_t entry)
+{
+    char want[NRA_REPORT_FRAME_LEN];
+    snprintf(want, sizeof(want), "%s (native)", name);
+    if (site->n_native > 0 && strncmp(site->native[site->n_native - 1].symbol, want, strlen(want)) == 0)
+        return;
+    if (site->n_native == NRA_REPORT_NATIVE_FRAMES || entry == 0)
+        return;
+    struct nra_report_frame *f = &site->native[site->n_native++];
+    native_frame(entry + 1, f);  /* +1: native_frame resolves pc - 1 */
+    f->address = entry;
+    f->offset -= 1;
+    snprintf(f->symbol, sizeof(f->symbol), "%s (entry, reached by tail call)", want);
+}
+
+/* Fills the native frames of a site from its interned stack, whose last
+ * value is the slot tag naming the bound native. Returns the slot. */
 static int native_stack_of(uint32_t id, const struct nra_report_sources *src, struct nra_report_site *site)
 {
     uintptr_t pcs[NRA_STACK_MAX_FRAMES];
     unsigned n = nra_stack_get(id, pcs, NRA_STACK_MAX_FRAMES);
     int slot = -1;
     site->n_native = 0;
-    for (unsigned i = 0; i < n && site->n_native < NRA_REPORT_NATIVE_FRAMES; i++) {
-        if (pcs[i] & NRA_FRAME_SLOT_TAG) {
-            slot = (int)(pcs[i] & 0xffff);
-            const char *name = src->slot_name ? src->slot_name((unsigned)slot) : NULL;
-            if (name && site->n_native > 0)
-                snprintf(site->native[site->n_native - 1].symbol, NRA_REPORT_FRAME_LEN, "%s (native)", name);
-            if (name)
-                snprintf(site->scope_native, sizeof(site->scope_native), "%s", name);
-            snprintf(site->scope, sizeof(site->scope), "%s",
-                     role_word(src->slot_role ? src->slot_role((unsigned)slot) : NRA_ROLE_NONE));
+    site->truncated = true;
+    for (unsigned i = 0; i < n; i++) {
+        if (!(pcs[i] & NRA_FRAME_SLOT_TAG)) {
+            if (site->n_native < NRA_REPORT_NATIVE_FRAMES)
+                native_frame(pcs[i], &site->native[site->n_native++]);
             continue;
         }
-        native_frame(pcs[i], &site->native[site->n_native++]);
+        slot = (int)(pcs[i] & 0xffff);
+        const char *name = src->slot_name ? src->slot_name((unsigned)slot) : NULL;
+        if (name)
+            snprintf(site->scope_native, sizeof(site->scope_native), "%s", name);
+        snprintf(site->scope, sizeof(site->scope), "%s",
+                 role_word(src->slot_role ? src->slot_role((unsigned)slot) : NRA_ROLE_NONE));
+        site->truncated = !(pcs[i] & NRA_FRAME_COMPLETE);
+        if (name && !site->truncated)
+            close_with_native(site, name, src->slot_address ? src->slot_address((unsigned)slot) : 0);
     }
     return slot;
 }
@@ -233,25 +256,36 @@ static size_t split_held(struct nra_report *r, struct alloc_vec *vec)
     return res;
 }
 
+/* How strongly a site suggests a per-owner leak: repeating sites made in
+ * the owner's own alloc or free native first; repeating sites made in use
+ * natives next (they may be shared state that outlives owners on purpose,
+ * e.g. a TLS session cache); one-time sites last. */
+static int site_rank(const struct nra_report_site *s)
+{
+    if (!s->repeating)
+        return 0;
+    return strcmp(s->scope, "use") == 0 ? 1 : 2;
+}
+
+static bool site_before(const struct nra_report_site *a, const struct nra_report_site *b)
+{
+    int ra = site_rank(a), rb = site_rank(b);
+    return ra != rb ? ra > rb : a->bytes >= b->bytes;
+}
+
+/* Keeps the NRA_REPORT_MAX_SITES most important sites, in order. */
 static void add_site(struct nra_report_rule *rr, const struct nra_report_site *site)
 {
-    /* Keep the most important sites: repeating ones first, then by bytes. */
     unsigned at = rr->n_sites;
     if (at == NRA_REPORT_MAX_SITES) {
-        const struct nra_report_site *last = &rr->sites[at - 1];
-        if (last->repeating > site->repeating || (last->repeating == site->repeating && last->bytes >= site->bytes)) {
-            rr->sites_omitted++;
-            return;
-        }
         rr->sites_omitted++;
+        if (site_before(&rr->sites[at - 1], site))
+            return;
         at--;
     } else {
         rr->n_sites++;
     }
-    while (at > 0) {
-        const struct nra_report_site *prev = &rr->sites[at - 1];
-        if (prev->repeating > site->repeating || (prev->repeating == site->repeating && prev->bytes >= site->bytes))
-            break;
+    while (at > 0 && !site_before(&rr->sites[at - 1], site)) {
         rr->sites[at] = rr->sites[at - 1];
         at--;
     }
@@ -387,29 +421,34 @@ static void add_finding(struct nra_report_rule *rr, const char *kind, uint64_t o
 
 static void residue_finding(struct nra_report_rule *rr)
 {
-    uint64_t bytes = 0;
+    uint64_t own_bytes = 0, use_bytes = 0;
     const struct nra_report_site *top = NULL;
     for (unsigned i = 0; i < rr->n_sites; i++) {
-        if (!rr->sites[i].repeating)
-            continue;
-        bytes += rr->sites[i].bytes;
-        if (!top || rr->sites[i].bytes > top->bytes)
-            top = &rr->sites[i];
+        const struct nra_report_site *s = &rr->sites[i];
+        if (site_rank(s) == 2)
+            own_bytes += s->bytes;
+        else if (site_rank(s) == 1)
+            use_bytes += s->bytes;
+        if (site_rank(s) > 0 && (!top || site_before(s, top)))
+            top = s;
     }
     if (!top)
         return;
     const char *where = top->n_native ? top->native[top->n_native - 1].symbol : "";
     const struct nra_report_frame *alloc_frame = top->n_native ? &top->native[0] : NULL;
-    char summary[512], size[64] = "";
+    char summary[512], size[64] = "", also[160] = "";
     if (top->size_each)
         snprintf(size, sizeof(size), " of %llu bytes", (unsigned long long)top->size_each);
+    if (own_bytes && use_bytes)
+        snprintf(also, sizeof(also), "; plus %llu bytes kept from use natives (may be a cache: see sites)",
+                 (unsigned long long)use_bytes);
     snprintf(summary, sizeof(summary),
-             "%llu freed handles left native memory behind: %llu bytes; top site %llu allocations%s "
-             "made in %s (%s+0x%lx) and never freed",
-             (unsigned long long)rr->counts.freed_with_residue, (unsigned long long)bytes,
-             (unsigned long long)top->allocations, size, where[0] ? where : top->scope_native,
-             alloc_frame ? alloc_frame->library : "?", alloc_frame ? (unsigned long)alloc_frame->offset : 0ul);
-    add_finding(rr, "residue", rr->counts.freed_with_residue, bytes, summary);
+             "%llu freed handles left native memory behind: %llu allocations%s made in %s (%s+0x%lx) "
+             "in the %s native, never freed%s",
+             (unsigned long long)rr->counts.freed_with_residue, (unsigned long long)top->allocations, size,
+             where[0] ? where : top->scope_native, alloc_frame ? alloc_frame->library : "?",
+             alloc_frame ? (unsigned long)alloc_frame->offset : 0ul, top->scope, also);
+    add_finding(rr, "residue", rr->counts.freed_with_residue, own_bytes ? own_bytes : use_bytes, summary);
 }
 
 static void class_finding(struct nra_report_rule *rr, const char *kind, uint64_t n, const char *what)

@@ -107,6 +107,8 @@ static void site(FILE *o, const struct nra_report_site *s)
     key(o, "repeating");
     fputs(s->repeating ? "true," : "false,", o);
     kv_str(o, "scope", s->scope, ",");
+    key(o, "truncated");
+    fputs(s->truncated ? "true," : "false,", o);
     kv_str(o, "scope_native", s->scope_native, ",");
     native_frames(o, s);
     key(o, "java_stack");
@@ -227,6 +229,14 @@ int nra_report_write_json(const struct nra_report *r, FILE *o)
         fprintf(o, "{\"done\":true,\"walk_ms\":%.3f},", r->reachability_ms);
     else
         fputs("{\"done\":false},", o);
+    key(o, "hooked_libraries");
+    fputc('[', o);
+    for (unsigned i = 0; i < r->n_hooked; i++) {
+        if (i)
+            fputc(',', o);
+        str(o, r->hooked[i]);
+    }
+    fputs("],", o);
     key(o, "notes");
     fputc('[', o);
     for (unsigned i = 0; i < r->n_notes; i++) {

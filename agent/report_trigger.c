@@ -28,6 +28,7 @@ static const struct nra_report_sources sources = {
     .slot_name = nra_natives_slot_name,
     .slot_role = nra_natives_slot_role,
     .slot_rule = slot_rule,
+    .slot_address = nra_natives_slot_address,
     .bound_name = nra_natives_bound_name,
     .skipped = nra_natives_skipped,
     .wrapped = nra_natives_wrapped,
@@ -51,6 +52,7 @@ static void add_agent_notes(struct nra_report *r)
     for (int i = 0; i < nra_g.n_notes; i++)
         nra_report_add_note(r, "%s", nra_g.notes[i]);
     pthread_mutex_unlock(&nra_g.notes_lock);
+    r->n_hooked = nra_hookset_hooked(r->hooked, 16);
     char lines[16][256];
     unsigned failed = 0;
     unsigned n = nra_hookset_describe(lines, 16, &failed);

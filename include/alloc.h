@@ -31,6 +31,9 @@ struct nra_scope {
 /* A frame value in an interned native stack that is not a PC: it marks that
  * the frame before it is the bound native of wrapper slot (v & 0xffff). */
 #define NRA_FRAME_SLOT_TAG ((uintptr_t)1 << 63)
+/* Set in the tag when the unwind reached the wrapper: the stack is whole
+ * (else it was cut at its depth bound or at code without unwind data). */
+#define NRA_FRAME_COMPLETE ((uintptr_t)1 << 62)
 
 struct nra_alloc_info {
     uintptr_t ptr;

@@ -20,6 +20,9 @@ int nra_hookset_for_address(const void *addr, enum nra_hook_mode mode);
 /* Patches every loaded object (hook=all). */
 int nra_hookset_all(void);
 
+/* Base names of the libraries hooked without error. */
+unsigned nra_hookset_hooked(char names[][128], unsigned max);
+
 /* Describes patched libraries and failures, one line each, for reports. */
 unsigned nra_hookset_describe(char lines[][256], unsigned max, unsigned *n_failed);
 

@@ -26,6 +26,7 @@ void JNICALL nra_natives_on_bind(jvmtiEnv *jvmti, JNIEnv *env, jthread thread, j
 const char *nra_natives_slot_name(unsigned slot);
 enum nra_role nra_natives_slot_role(unsigned slot);
 int nra_natives_slot_rule(unsigned slot);
+uintptr_t nra_natives_slot_address(unsigned slot);
 
 /* Natives of a rule that were not wrapped, as "pkg.Class.method(sig): reason". */
 unsigned nra_natives_skipped(int rule, const char **names, unsigned max);

@@ -15,7 +15,7 @@
 
 #include "rules.h"
 
-#define NRA_REPORT_NATIVE_FRAMES 24
+#define NRA_REPORT_NATIVE_FRAMES 49
 #define NRA_REPORT_JAVA_FRAMES 16
 #define NRA_REPORT_FRAME_LEN 256
 #define NRA_REPORT_MAX_SITES 32
@@ -42,6 +42,7 @@ struct nra_report_site {
     uint64_t owners_met;         /* owners that ever allocated here */
     bool repeating;              /* owners_met > 1: a finding; else one-time */
     char scope[8];               /* "alloc", "use", "free" */
+    bool truncated;              /* the native stack did not reach the wrapper */
     char scope_native[192];
     unsigned n_native;
     struct nra_report_frame native[NRA_REPORT_NATIVE_FRAMES];
@@ -106,6 +107,8 @@ struct nra_report {
     uint64_t dropped;            /* everything any table dropped */
     unsigned n_notes;
     char notes[NRA_REPORT_MAX_NOTES][256];
+    unsigned n_hooked;
+    char hooked[16][128];        /* libraries whose allocator slots are hooked */
     bool reachability_done;
     double reachability_ms;
     int n_rules;
@@ -121,6 +124,7 @@ struct nra_report_sources {
     const char *(*slot_name)(unsigned slot);
     enum nra_role (*slot_role)(unsigned slot);
     int (*slot_rule)(unsigned slot);
+    uintptr_t (*slot_address)(unsigned slot);   /* the native's entry point */
     const char *(*bound_name)(int rule, enum nra_role role);
     unsigned (*skipped)(int rule, const char **names, unsigned max);
     unsigned (*wrapped)(int rule, enum nra_role role);

@@ -44,3 +44,22 @@ wait_line() {
 }
 
 have_java25() { [ -x "$JAVA25" ]; }
+
+# run_java JAVA OUTFILE AGENT_OPTS ARGS...: runs a java-test program under the
+# agent with the tcnative copy on java.library.path.
+run_java() {
+    j="$1"; out="$2"; opts="$3"; shift 3
+    "$j" "-agentpath:$AGENT=$opts" -Djava.library.path="$JT/native" \
+        --enable-native-access=ALL-UNNAMED -cp "$(classpath)" "$@" >"$out" 2>&1
+}
+
+# scenario JAVA NAME REPORT_BASE SCENARIO COUNT [extra java args...]: runs a
+# Scenarios program to completion (exit report REPORT_BASE.json).
+scenario() {
+    j="$1"; name="$2"; base="$3"; sc="$4"; n="$5"; shift 5
+    "$j" "-agentpath:$AGENT=file=$base.json,format=json" "$@" -Djava.library.path="$JT/native" \
+        -cp "$(classpath)" nraudit.demo.Scenarios "$sc" "$n" --certs "$JT/certs" >"$base.out" 2>&1 \
+        || { tail -20 "$base.out"; fail "$name: scenario $sc exited non-zero"; }
+    grep -q SCENARIO-DONE "$base.out" || fail "$name: scenario $sc did not finish"
+    [ -s "$base.json" ] || fail "$name: no exit report"
+}

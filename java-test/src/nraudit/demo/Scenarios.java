@@ -38,6 +38,8 @@ import javax.net.ssl.SSLException;
  *   block-finalizer K  an object whose finalize() sleeps blocks the Finalizer
  *                      thread, then K OPENSSL engines are dropped without release:
  *                      they stay pending finalization
+ *   zombies K          as block-finalizer, but each engine is released (freed)
+ *                      before it is dropped: freed engines wait in the heap
  *   fail-construct K   K engines whose constructor throws after SSL.newSSL (an
  *                      unsupported protocol in the context: setEnabledProtocols
  *                      throws; the constructor frees the SSL* and rethrows;
@@ -108,8 +110,11 @@ public final class Scenarios {
             summary = dropRefcnt(n);
             Cli.gc(3, true);
         } else if (scenario.equals("block-finalizer")) {
-            summary = blockFinalizer(n);
+            summary = blockFinalizer(n, false);
             Cli.gc(3, false); // runFinalization() would wait for the blocked finalizer
+        } else if (scenario.equals("zombies")) {
+            summary = blockFinalizer(n, true);
+            Cli.gc(3, false);
         } else if (scenario.equals("fail-construct")) {
             if (!cli.flag("netty-warnings")) {
                 quietReleaseWarnings();
@@ -121,7 +126,7 @@ public final class Scenarios {
             Cli.gc(3, true);
         } else {
             cli.usageError("unknown scenario " + scenario + " (churn, handshakes, hold, retain-twice, "
-                    + "drop-refcnt, block-finalizer, fail-construct, jdk-provider)");
+                    + "drop-refcnt, block-finalizer, zombies, fail-construct, jdk-provider)");
             return;
         }
         long ms = (System.nanoTime() - t0) / 1000000L;
@@ -261,7 +266,12 @@ public final class Scenarios {
         }
     }
 
-    static String blockFinalizer(int k) throws Exception {
+    /**
+     * With the Finalizer blocked, creates k OPENSSL engines and drops them;
+     * with release they are released first (native SSL freed, destroyed=true)
+     * and wait in the heap as zombies behind the blocked finalizer.
+     */
+    static String blockFinalizer(int k, boolean release) throws Exception {
         SslContext ctx = serverContext(SslProvider.OPENSSL);
         new FinalizerBlocker(); // dropped at once
         boolean blocked = false;
@@ -274,9 +284,12 @@ public final class Scenarios {
                     + " (finalization disabled?); continuing");
         }
         for (int i = 0; i < k; i++) {
-            ctx.newEngine(ByteBufAllocator.DEFAULT); // dropped, never released
+            SSLEngine e = ctx.newEngine(ByteBufAllocator.DEFAULT); // dropped
+            if (release) {
+                release(e);
+            }
         }
-        return "provider=OPENSSL finalizer_blocked=" + blocked + " dropped_unreleased=" + k;
+        return "provider=OPENSSL finalizer_blocked=" + blocked + (release ? " dropped_released=" : " dropped_unreleased=") + k;
     }
 
     static String failConstruct(int k, SslProvider p) throws Exception {
