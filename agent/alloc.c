@@ -20,6 +20,7 @@
 #include "alloc.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -256,8 +257,14 @@ static inline bool in_self(uintptr_t pc)
  * information: never step from it. */
 static bool in_some_object(uintptr_t pc)
 {
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 35)
+    /* Lock-free and constant time, unlike dladdr, which scans symbols. */
+    struct dl_find_object found;
+    return _dl_find_object((void *)pc, &found) == 0;
+#else
     Dl_info info;
     return dladdr((void *)pc, &info) != 0 && info.dli_fname != NULL;
+#endif
 }
 
 /* Unwinds from the allocator's caller up to (not into) the agent's wrapper,

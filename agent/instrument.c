@@ -47,7 +47,7 @@ uint64_t nra_instrument_owners_tagged(void)
  * unnamed module where nraudit/Hooks is: never instrument them. */
 static bool is_jdk_class(const char *name)
 {
-    static const char *const prefixes[] = {"java/", "javax/", "jdk/", "sun/", "com/sun/", "nraudit/", NULL};
+    static const char *const prefixes[] = {"java/", "javax/", "jdk/", "sun/", "com/sun/", "nraudit/Hooks", NULL};
     for (const char *const *p = prefixes; *p; p++)
         if (strncmp(name, *p, strlen(*p)) == 0)
             return true;

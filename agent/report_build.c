@@ -500,6 +500,10 @@ int nra_report_build(struct nra_report *r, const struct nra_report_sources *src)
     struct nra_alloc_stats as;
     nra_alloc_get_stats(&as);
     r->dropped += as.dropped + as.signature_dropped + nra_stacks_dropped();
+    r->stats.attributed = as.attributed;
+    r->stats.attributed_live = as.live;
+    r->stats.stack_captures = as.stack_captures;
+    r->stats.stacks_interned = nra_stacks_count();
     if (as.dropped)
         nra_report_add_note(r, "%llu allocations were not attributed: the allocation table was full (max_allocs=)",
                             (unsigned long long)as.dropped);

@@ -229,6 +229,17 @@ int nra_report_write_json(const struct nra_report *r, FILE *o)
         fprintf(o, "{\"done\":true,\"walk_ms\":%.3f},", r->reachability_ms);
     else
         fputs("{\"done\":false},", o);
+    key(o, "stats");
+    fputc('{', o);
+    kv_u64(o, "attributed_allocations", r->stats.attributed, ",");
+    kv_u64(o, "attributed_live", r->stats.attributed_live, ",");
+    kv_u64(o, "native_stack_captures", r->stats.stack_captures, ",");
+    kv_u64(o, "stacks_interned", r->stats.stacks_interned, ",");
+    kv_u64(o, "java_stacks_captured", r->stats.java_stacks_captured, ",");
+    kv_u64(o, "java_stacks_inherited", r->stats.java_stacks_inherited, ",");
+    kv_u64(o, "owners_tagged", r->stats.owners_tagged, ",");
+    kv_u64(o, "classes_instrumented", r->stats.classes_instrumented, "");
+    fputs("},", o);
     key(o, "hooked_libraries");
     fputc('[', o);
     for (unsigned i = 0; i < r->n_hooked; i++) {

@@ -13,6 +13,7 @@
 #include "finalizer_state.h"
 #include "heapwalk.h"
 #include "hookset.h"
+#include "instrument.h"
 #include "java_stacks.h"
 #include "log.h"
 #include "natives.h"
@@ -53,6 +54,10 @@ static void add_agent_notes(struct nra_report *r)
         nra_report_add_note(r, "%s", nra_g.notes[i]);
     pthread_mutex_unlock(&nra_g.notes_lock);
     r->n_hooked = nra_hookset_hooked(r->hooked, 16);
+    r->stats.java_stacks_captured = nra_java_stacks_captured();
+    r->stats.java_stacks_inherited = nra_java_stacks_inherited();
+    r->stats.owners_tagged = nra_instrument_owners_tagged();
+    r->stats.classes_instrumented = nra_instrument_classes_rewritten();
     char lines[16][256];
     unsigned failed = 0;
     unsigned n = nra_hookset_describe(lines, 16, &failed);

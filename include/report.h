@@ -107,6 +107,10 @@ struct nra_report {
     uint64_t dropped;            /* everything any table dropped */
     unsigned n_notes;
     char notes[NRA_REPORT_MAX_NOTES][256];
+    struct {
+        uint64_t attributed, attributed_live, stack_captures, stacks_interned;
+        uint64_t java_stacks_captured, java_stacks_inherited, owners_tagged, classes_instrumented;
+    } stats;
     unsigned n_hooked;
     char hooked[16][128];        /* libraries whose allocator slots are hooked */
     bool reachability_done;
