@@ -32,10 +32,10 @@ static int parse_formats(const char *v, unsigned *out, char *err, size_t err_len
 {
     char buf[64];
     if (strlen(v) >= sizeof(buf) || v[0] == '\0')
-        return fail(err, err_len, "format=%s: expected text, json or both joined by '+' (e.g. text+json)%s", v, "");
+        return fail(err, err_len, "format=%s: expected text, json, pprof or html, several joined by '+' (e.g. text+json)%s", v, "");
     size_t n = strlen(v);
     if (v[0] == '+' || v[n - 1] == '+' || strstr(v, "++"))
-        return fail(err, err_len, "format=%s: empty format name; accepted: text, json (join several with '+')%s", v, "");
+        return fail(err, err_len, "format=%s: empty format name; accepted: text, json, pprof, html (join several with '+')%s", v, "");
     strcpy(buf, v);
     unsigned set = 0;
     for (char *save = NULL, *tok = strtok_r(buf, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
@@ -43,8 +43,12 @@ static int parse_formats(const char *v, unsigned *out, char *err, size_t err_len
             set |= NRA_FMT_TEXT;
         else if (strcmp(tok, "json") == 0)
             set |= NRA_FMT_JSON;
+        else if (strcmp(tok, "pprof") == 0)
+            set |= NRA_FMT_PPROF;
+        else if (strcmp(tok, "html") == 0)
+            set |= NRA_FMT_HTML;
         else
-            return fail(err, err_len, "format=%s: unknown format '%s'; accepted: text, json (join several with '+')", v, tok);
+            return fail(err, err_len, "format=%s: unknown format '%s'; accepted: text, json, pprof, html (join several with '+')", v, tok);
     }
     *out = set;
     return 0;
@@ -209,8 +213,15 @@ const char *nra_format_extension(enum nra_format f)
     switch (f) {
     case NRA_FMT_TEXT: return ".txt";
     case NRA_FMT_JSON: return ".json";
+    case NRA_FMT_PPROF: return ".heap";
+    case NRA_FMT_HTML: return ".html";
     }
     return "";
+}
+
+const char *nra_format_extension_alt(enum nra_format f)
+{
+    return f == NRA_FMT_PPROF ? ".pb.gz" : nra_format_extension(f);
 }
 
 static bool has_extension(const char *path)
@@ -220,22 +231,24 @@ static bool has_extension(const char *path)
     return dot && (!slash || dot > slash + 1) && dot[1] != '\0';
 }
 
-int nra_options_report_path(const struct nra_options *opts, enum nra_format f, long pid,
+int nra_options_report_path(const struct nra_options *opts, enum nra_format f, bool alt, long pid,
                             uint64_t timestamp_ms, char *out, size_t out_len)
 {
     char base[NRA_PATH_MAX];
     snprintf(base, sizeof(base), "%s", opts->file);
-    bool several = (opts->formats & (opts->formats - 1)) != 0;
+    /* pprof writes two files, so it always gets its own extensions. */
+    bool several = (opts->formats & (opts->formats - 1)) != 0 || (opts->formats & NRA_FMT_PPROF);
     if (!several && has_extension(base))
         return nra_options_expand_path(base, pid, timestamp_ms, "", out, out_len);
-    static const enum nra_format known[] = {NRA_FMT_TEXT, NRA_FMT_JSON};
+    static const enum nra_format known[] = {NRA_FMT_TEXT, NRA_FMT_JSON, NRA_FMT_PPROF, NRA_FMT_HTML};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-        const char *ext = nra_format_extension(known[i]);
-        size_t bl = strlen(base), el = strlen(ext);
-        if (bl > el && strcmp(base + bl - el, ext) == 0) {
+        const char *known_ext = nra_format_extension(known[i]);
+        size_t bl = strlen(base), el = strlen(known_ext);
+        if (bl > el && strcmp(base + bl - el, known_ext) == 0) {
             base[bl - el] = '\0';
             break;
         }
     }
-    return nra_options_expand_path(base, pid, timestamp_ms, nra_format_extension(f), out, out_len);
+    const char *ext = alt ? nra_format_extension_alt(f) : nra_format_extension(f);
+    return nra_options_expand_path(base, pid, timestamp_ms, ext, out, out_len);
 }

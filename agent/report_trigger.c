@@ -83,7 +83,7 @@ static void fill_header(struct nra_report *r, const char *trigger)
 static int render_and_save(const struct nra_report *r, enum nra_format f, const struct nra_options *opts)
 {
     char path[NRA_PATH_MAX];
-    int rc = nra_options_report_path(opts, f, r->pid, r->timestamp_ms, path, sizeof(path));
+    int rc = nra_options_report_path(opts, f, false, r->pid, r->timestamp_ms, path, sizeof(path));
     if (rc != 0) {
         nra_log_error("report path from file=%s: %s", opts->file, strerror(-rc));
         return rc;

@@ -14,7 +14,10 @@
 enum nra_format {
     NRA_FMT_TEXT = 1u << 0,
     NRA_FMT_JSON = 1u << 1,
+    NRA_FMT_PPROF = 1u << 2,   /* two files: .heap (gperftools text) and .pb.gz */
+    NRA_FMT_HTML = 1u << 3,
 };
+#define NRA_FMT_ALL (NRA_FMT_TEXT | NRA_FMT_JSON | NRA_FMT_PPROF | NRA_FMT_HTML)
 
 enum nra_log_level { NRA_LOG_QUIET = 0, NRA_LOG_INFO = 1, NRA_LOG_DEBUG = 2 };
 enum nra_hook_mode { NRA_HOOK_RULE_LIBS = 0, NRA_HOOK_ALL = 1, NRA_HOOK_NONE = 2 };
@@ -50,11 +53,15 @@ int nra_options_expand_path(const char *tmpl, long pid, uint64_t timestamp_ms,
 
 /* The path of the report in format f: with one format, a template that
  * already has an extension is used as is; otherwise (and always with several
- * formats) a known extension (.txt, .json) is replaced by the format's. */
-int nra_options_report_path(const struct nra_options *opts, enum nra_format f, long pid,
+ * formats, and always for pprof, which writes two files) a known extension
+ * (.txt, .json, .heap, .html) is replaced by the format's; alt selects the
+ * second file of a format (pprof: .pb.gz). */
+int nra_options_report_path(const struct nra_options *opts, enum nra_format f, bool alt, long pid,
                             uint64_t timestamp_ms, char *out, size_t out_len);
 
-/* The file extension of one format (".txt", ".json"). */
+/* The file extension of one format (".txt", ".json", ".heap", ".html"); the
+ * pprof format's second file takes nra_format_extension_alt (".pb.gz"). */
 const char *nra_format_extension(enum nra_format f);
+const char *nra_format_extension_alt(enum nra_format f);
 
 #endif

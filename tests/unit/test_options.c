@@ -116,11 +116,24 @@ static void one_format_keeps_given_extension(void **state)
     (void)state;
     char out[256];
     struct nra_options o = parsed("file=/tmp/r-%p.json,format=json", 0, NULL);
-    assert_int_equal(nra_options_report_path(&o, NRA_FMT_JSON, 7, 0, out, sizeof(out)), 0);
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_JSON, false, 7, 0, out, sizeof(out)), 0);
     assert_string_equal(out, "/tmp/r-7.json");
     o = parsed(NULL, 0, NULL);
-    assert_int_equal(nra_options_report_path(&o, NRA_FMT_TEXT, 7, 0, out, sizeof(out)), 0);
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_TEXT, false, 7, 0, out, sizeof(out)), 0);
     assert_string_equal(out, "nraudit-7.txt");
+}
+
+static void pprof_writes_two_files(void **state)
+{
+    (void)state;
+    char out[256];
+    struct nra_options o = parsed("file=/tmp/p-%p,format=pprof", 0, NULL);
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_PPROF, false, 7, 0, out, sizeof(out)), 0);
+    assert_string_equal(out, "/tmp/p-7.heap");
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_PPROF, true, 7, 0, out, sizeof(out)), 0);
+    assert_string_equal(out, "/tmp/p-7.pb.gz");
+    o = parsed("format=text+json+pprof+html", 0, NULL);
+    assert_int_equal(o.formats, NRA_FMT_ALL);
 }
 
 static void several_formats_get_own_extensions(void **state)
@@ -128,9 +141,9 @@ static void several_formats_get_own_extensions(void **state)
     (void)state;
     char out[256];
     struct nra_options o = parsed("file=/tmp/r.json,format=text+json", 0, NULL);
-    assert_int_equal(nra_options_report_path(&o, NRA_FMT_TEXT, 7, 0, out, sizeof(out)), 0);
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_TEXT, false, 7, 0, out, sizeof(out)), 0);
     assert_string_equal(out, "/tmp/r.txt");
-    assert_int_equal(nra_options_report_path(&o, NRA_FMT_JSON, 7, 0, out, sizeof(out)), 0);
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_JSON, false, 7, 0, out, sizeof(out)), 0);
     assert_string_equal(out, "/tmp/r.json");
 }
 
@@ -148,6 +161,7 @@ int main(void)
         cmocka_unit_test(path_template_expands),
         cmocka_unit_test(one_format_keeps_given_extension),
         cmocka_unit_test(several_formats_get_own_extensions),
+        cmocka_unit_test(pprof_writes_two_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
