@@ -21,6 +21,7 @@
 #include "log.h"
 #include "natives.h"
 #include "registry.h"
+#include "sampler.h"
 #include "report_trigger.h"
 #include "stacks.h"
 
@@ -91,6 +92,7 @@ static void JNICALL on_vm_init(jvmtiEnv *jvmti, JNIEnv *env, jthread thread)
     }
     if (nra_g.opts.hook == NRA_HOOK_ALL)
         nra_hookset_all();
+    nra_sampler_start(env);
 }
 
 static void JNICALL on_vm_death(jvmtiEnv *jvmti, JNIEnv *env)

@@ -137,3 +137,13 @@ void nra_finalizer_state(JNIEnv *env, struct nra_report_finalizer *out)
     read_thread(nra_g.jvmti, env, out);
     diagnose(out);
 }
+
+int64_t nra_finalizer_queue_length(JNIEnv *env)
+{
+    struct nra_report_finalizer f;
+    memset(&f, 0, sizeof(f));
+    if (!env)
+        return -1;
+    read_fields(env, &f);
+    return f.queue_length;
+}

@@ -20,6 +20,8 @@ void nra_options_defaults(struct nra_options *opts)
     opts->reachability = true;
     opts->max_records = 1u << 20;
     opts->max_allocs = 1u << 20;
+    opts->interval = 0;
+    opts->series_max_kb = 65536;
 }
 
 static int fail(char *err, size_t err_len, const char *fmt, const char *a, const char *b)
@@ -119,6 +121,10 @@ static int set_option(struct nra_options *o, const char *key, const char *v, cha
         if (v[0] == '\0' || strlen(v) >= sizeof(o->rules_file))
             return fail(err, err_len, "rules=%s: expected the path of a rules file%s", v, "");
         snprintf(o->rules_file, sizeof(o->rules_file), "%s", v);
+    } else if (strcmp(key, "interval") == 0) {
+        rc = parse_uint(key, v, 0, 86400, &o->interval, err, err_len);
+    } else if (strcmp(key, "series_max_kb") == 0) {
+        rc = parse_uint(key, v, 1, 4u << 20, &o->series_max_kb, err, err_len);
     } else if (strcmp(key, "java_depth") == 0) {
         rc = parse_uint(key, v, 0, 64, &o->java_depth, err, err_len);
     } else if (strcmp(key, "java_sample") == 0) {
@@ -130,7 +136,7 @@ static int set_option(struct nra_options *o, const char *key, const char *v, cha
     } else {
         return fail(err, err_len,
                     "unknown option '%s'; accepted: file, format, log, hook, reachability, rules, "
-                    "java_depth, java_sample, max_records, max_allocs, report%s", key, "");
+                    "interval, series_max_kb, java_depth, java_sample, max_records, max_allocs, report%s", key, "");
     }
     return rc;
 }
@@ -231,15 +237,11 @@ static bool has_extension(const char *path)
     return dot && (!slash || dot > slash + 1) && dot[1] != '\0';
 }
 
-int nra_options_report_path(const struct nra_options *opts, enum nra_format f, bool alt, long pid,
-                            uint64_t timestamp_ms, char *out, size_t out_len)
+int nra_options_path_with_ext(const struct nra_options *opts, const char *ext, long pid,
+                              uint64_t timestamp_ms, char *out, size_t out_len)
 {
     char base[NRA_PATH_MAX];
     snprintf(base, sizeof(base), "%s", opts->file);
-    /* pprof writes two files, so it always gets its own extensions. */
-    bool several = (opts->formats & (opts->formats - 1)) != 0 || (opts->formats & NRA_FMT_PPROF);
-    if (!several && has_extension(base))
-        return nra_options_expand_path(base, pid, timestamp_ms, "", out, out_len);
     static const enum nra_format known[] = {NRA_FMT_TEXT, NRA_FMT_JSON, NRA_FMT_PPROF, NRA_FMT_HTML};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         const char *known_ext = nra_format_extension(known[i]);
@@ -249,6 +251,16 @@ int nra_options_report_path(const struct nra_options *opts, enum nra_format f, b
             break;
         }
     }
-    const char *ext = alt ? nra_format_extension_alt(f) : nra_format_extension(f);
     return nra_options_expand_path(base, pid, timestamp_ms, ext, out, out_len);
+}
+
+int nra_options_report_path(const struct nra_options *opts, enum nra_format f, bool alt, long pid,
+                            uint64_t timestamp_ms, char *out, size_t out_len)
+{
+    /* pprof writes two files, so it always gets its own extensions. */
+    bool several = (opts->formats & (opts->formats - 1)) != 0 || (opts->formats & NRA_FMT_PPROF);
+    if (!several && has_extension(opts->file))
+        return nra_options_expand_path(opts->file, pid, timestamp_ms, "", out, out_len);
+    const char *ext = alt ? nra_format_extension_alt(f) : nra_format_extension(f);
+    return nra_options_path_with_ext(opts, ext, pid, timestamp_ms, out, out_len);
 }

@@ -14,4 +14,7 @@
 
 void nra_finalizer_state(JNIEnv *env, struct nra_report_finalizer *out);
 
+/* Just the Finalizer queue length (cheap: two field reads), or -1. */
+int64_t nra_finalizer_queue_length(JNIEnv *env);
+
 #endif

@@ -35,6 +35,8 @@ struct nra_options {
     unsigned max_records;       /* registry bound */
     unsigned max_allocs;        /* attributed-allocation table bound */
     char rules_file[NRA_PATH_MAX]; /* extra rules (docs/usage.md), "" = none */
+    unsigned interval;          /* seconds between time-series samples, 0 = off */
+    unsigned series_max_kb;     /* the .jsonl file rotates at this size (KiB) */
     bool report_now;            /* "report": command-channel request (Agent_OnAttach) */
 };
 
@@ -58,6 +60,11 @@ int nra_options_expand_path(const char *tmpl, long pid, uint64_t timestamp_ms,
  * second file of a format (pprof: .pb.gz). */
 int nra_options_report_path(const struct nra_options *opts, enum nra_format f, bool alt, long pid,
                             uint64_t timestamp_ms, char *out, size_t out_len);
+
+/* The file template with a known report extension replaced by ext (e.g.
+ * ".jsonl" for the time series), expanded. */
+int nra_options_path_with_ext(const struct nra_options *opts, const char *ext, long pid,
+                              uint64_t timestamp_ms, char *out, size_t out_len);
 
 /* The file extension of one format (".txt", ".json", ".heap", ".html"); the
  * pprof format's second file takes nra_format_extension_alt (".pb.gz"). */
