@@ -49,6 +49,7 @@ static struct {
     unsigned n_skipped;
     unsigned wrapped[NRA_MAX_RULES][NRA_ROLE_SKIPPED + 1];
     char bound_name[NRA_MAX_RULES][3][384];
+    jweak rule_class[NRA_MAX_RULES];   /* declaring class of the alloc native */
 } nat = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- the calls ------------------------------------------------------------- */
@@ -176,11 +177,13 @@ static void note_skipped(const struct nra_match *m, const char *name, const char
     nat.skipped_rule[nat.n_skipped++] = m->rule;
 }
 
-static bool describe_method(jvmtiEnv *jvmti, jmethodID method, char **class_sig, char **name, char **sig)
+static bool describe_method(jvmtiEnv *jvmti, jmethodID method, jclass *declaring, char **class_sig, char **name,
+                            char **sig)
 {
     jclass cls = NULL;
     *class_sig = *name = *sig = NULL;
     jvmtiError err = (*jvmti)->GetMethodDeclaringClass(jvmti, method, &cls);
+    *declaring = cls;
     if (err != JVMTI_ERROR_NONE)
         return false;  /* primordial phase: not our natives anyway */
     err = (*jvmti)->GetClassSignature(jvmti, cls, class_sig, NULL);
@@ -242,10 +245,22 @@ static void bind_matched(const struct nra_match *m, const char *name, const char
             m->role == NRA_ROLE_ALLOC ? "alloc" : m->role == NRA_ROLE_FREE ? "free" : "use");
 }
 
+/* A weak reference: the agent must not keep classes (or their loaders)
+ * alive. */
+static void remember_rule_class(JNIEnv *env, int rule, jclass cls)
+{
+    jweak weak = (*env)->NewWeakGlobalRef(env, cls);
+    pthread_mutex_lock(&nat.lock);
+    jweak old = nat.rule_class[rule];
+    nat.rule_class[rule] = weak;
+    pthread_mutex_unlock(&nat.lock);
+    if (old)
+        (*env)->DeleteWeakGlobalRef(env, old);
+}
+
 void JNICALL nra_natives_on_bind(jvmtiEnv *jvmti, JNIEnv *env, jthread thread, jmethodID method,
                                  void *address, void **new_address_ptr)
 {
-    (void)env;
     (void)thread;
     if (nra_vm_dead() || address == NULL || new_address_ptr == NULL)
         return;
@@ -253,14 +268,19 @@ void JNICALL nra_natives_on_bind(jvmtiEnv *jvmti, JNIEnv *env, jthread thread, j
         if (address == wrappers[i])
             return;  /* rebinding one of our own wrappers */
     char *class_sig, *name, *sig;
-    if (!describe_method(jvmti, method, &class_sig, &name, &sig))
+    jclass declaring = NULL;
+    if (!describe_method(jvmti, method, &declaring, &class_sig, &name, &sig))
         return;
     struct nra_match m;
     if (nra_rules_match_native(&nra_g.rules, class_sig, name, sig, &m)) {
         char full[192];
         java_name(class_sig, name, full, sizeof(full));
         bind_matched(&m, full, sig, address, new_address_ptr);
+        if (m.role == NRA_ROLE_ALLOC && env && declaring)
+            remember_rule_class(env, m.rule, declaring);
     }
+    if (env && declaring)
+        (*env)->DeleteLocalRef(env, declaring);
     release_strings(jvmti, class_sig, name, sig);
 }
 
@@ -319,4 +339,14 @@ const char *nra_natives_bound_name(int rule, enum nra_role role)
     if (k < 0 || nat.bound_name[rule][k][0] == '\0')
         return NULL;
     return nat.bound_name[rule][k];
+}
+
+jclass nra_natives_rule_class(JNIEnv *env, int rule)
+{
+    if (rule < 0 || rule >= NRA_MAX_RULES)
+        return NULL;
+    pthread_mutex_lock(&nat.lock);
+    jclass local = nat.rule_class[rule] ? (*env)->NewLocalRef(env, nat.rule_class[rule]) : NULL;
+    pthread_mutex_unlock(&nat.lock);
+    return local;
 }

@@ -15,6 +15,7 @@
 #include <uthash.h>
 
 #include "alloc.h"
+#include "known_leaks.h"
 #include "registry.h"
 #include "stacks.h"
 #include "symbols.h"
@@ -419,7 +420,28 @@ static void add_finding(struct nra_report_rule *rr, const char *kind, uint64_t o
     snprintf(f->summary, sizeof(f->summary), "%s", summary);
 }
 
-static void residue_finding(struct nra_report_rule *rr)
+/* Names a known leak (data/known-leaks.tsv) when the top site matches one
+ * and the version of the natives' jar lies in its range. */
+static void match_known_leak(struct nra_report_finding *f, const struct nra_report_site *top, int rule,
+                             const struct nra_report_sources *src)
+{
+    const struct nra_known_leak *table;
+    size_t n = nra_known_leaks(&table);
+    char artifact[64] = "", version[64] = "";
+    if (n == 0 || !src || !src->artifact || src->artifact(rule, artifact, sizeof(artifact), version, sizeof(version)) != 0)
+        return;
+    const struct nra_known_leak *k =
+        nra_known_leak_match(table, n, top->scope_native, top->size_each, top->scope, artifact, version);
+    if (!k)
+        return;
+    snprintf(f->known_leak, sizeof(f->known_leak), "%s", k->id);
+    snprintf(f->known_version, sizeof(f->known_version), "%s %s", artifact, version);
+    snprintf(f->known_fix, sizeof(f->known_fix), "%s", k->fix);
+    size_t len = strlen(f->summary);
+    snprintf(f->summary + len, sizeof(f->summary) - len, "; matches %s (%s %s); %s", k->id, artifact, version, k->fix);
+}
+
+static void residue_finding(struct nra_report_rule *rr, int rule, const struct nra_report_sources *src)
 {
     uint64_t own_bytes = 0, use_bytes = 0;
     const struct nra_report_site *top = NULL;
@@ -449,6 +471,7 @@ static void residue_finding(struct nra_report_rule *rr)
              where[0] ? where : top->scope_native, alloc_frame ? alloc_frame->library : "?",
              alloc_frame ? (unsigned long)alloc_frame->offset : 0ul, top->scope, also);
     add_finding(rr, "residue", rr->counts.freed_with_residue, own_bytes ? own_bytes : use_bytes, summary);
+    match_known_leak(&rr->findings[rr->n_findings - 1], top, rule, src);
 }
 
 static void class_finding(struct nra_report_rule *rr, const char *kind, uint64_t n, const char *what)
@@ -468,12 +491,12 @@ static int by_bytes_then_owners(const void *pa, const void *pb)
     return a->owners > b->owners ? -1 : a->owners < b->owners;
 }
 
-void nra_report_findings(struct nra_report *r)
+void nra_report_findings(struct nra_report *r, const struct nra_report_sources *src)
 {
     for (int i = 0; i < r->n_rules; i++) {
         struct nra_report_rule *rr = &r->rules[i];
         rr->n_findings = 0;
-        residue_finding(rr);
+        residue_finding(rr, i, src);
         class_finding(rr, "finalized_not_freed", rr->counts.finalized_not_freed,
                       "belong to owners whose finalize() has run without freeing them (leak)");
         class_finding(rr, "collected_not_freed", rr->counts.collected_not_freed,
@@ -513,6 +536,6 @@ int nra_report_build(struct nra_report *r, const struct nra_report_sources *src)
     if (nra_stacks_dropped())
         nra_report_add_note(r, "%llu stacks were not interned: the stack table was full",
                             (unsigned long long)nra_stacks_dropped());
-    nra_report_findings(r);
+    nra_report_findings(r, src);
     return 0;
 }

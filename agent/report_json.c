@@ -159,6 +159,14 @@ static void findings(FILE *o, const struct nra_report_rule *rr)
         kv_str(o, "kind", f->kind, ",");
         kv_u64(o, "owners", f->owners, ",");
         kv_u64(o, "bytes", f->bytes, ",");
+        if (f->known_leak[0]) {
+            key(o, "known_leak");
+            fputc('{', o);
+            kv_str(o, "id", f->known_leak, ",");
+            kv_str(o, "version", f->known_version, ",");
+            kv_str(o, "fix", f->known_fix, "");
+            fputs("},", o);
+        }
         kv_str(o, "summary", f->summary, "");
         fputc('}', o);
     }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent_state.h"
+#include "artifact_version.h"
 #include "finalizer_state.h"
 #include "heapwalk.h"
 #include "hookset.h"
@@ -22,6 +23,7 @@
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int slot_rule(unsigned slot);
+static int artifact_of(int rule, char *artifact, size_t alen, char *version, size_t vlen);
 
 static const struct nra_report_sources sources = {
     .rules = &nra_g.rules,
@@ -33,7 +35,16 @@ static const struct nra_report_sources sources = {
     .bound_name = nra_natives_bound_name,
     .skipped = nra_natives_skipped,
     .wrapped = nra_natives_wrapped,
+    .artifact = artifact_of,
 };
+
+/* The JNIEnv of the report being written (report_lock held). */
+static JNIEnv *report_env;
+
+static int artifact_of(int rule, char *artifact, size_t alen, char *version, size_t vlen)
+{
+    return nra_artifact_version(report_env, rule, artifact, alen, version, vlen);
+}
 
 static int slot_rule(unsigned slot)
 {
@@ -120,6 +131,7 @@ static void classify(JNIEnv *env, struct nra_report *r, const struct nra_options
 int nra_report_now(JNIEnv *env, const char *trigger, const struct nra_options *opts)
 {
     pthread_mutex_lock(&report_lock);
+    report_env = env;
     struct nra_report *r = calloc(1, sizeof(*r));
     int rc = r ? 0 : -ENOMEM;
     if (r) {
@@ -128,7 +140,7 @@ int nra_report_now(JNIEnv *env, const char *trigger, const struct nra_options *o
     }
     if (rc == 0) {
         classify(env, r, opts);
-        nra_report_findings(r);
+        nra_report_findings(r, &sources);
         nra_finalizer_state(env, &r->finalizer);
         add_agent_notes(r);
         for (unsigned f = NRA_FMT_TEXT; f <= NRA_FMT_JSON; f <<= 1)

@@ -34,6 +34,10 @@ unsigned nra_natives_skipped(int rule, const char **names, unsigned max);
 /* How many natives of each role were wrapped for a rule. */
 unsigned nra_natives_wrapped(int rule, enum nra_role role);
 
+/* A local reference to the class declaring the rule's alloc native, or
+ * NULL if it was never bound or has been unloaded. */
+jclass nra_natives_rule_class(JNIEnv *env, int rule);
+
 /* Full Java name with signature of a rule's alloc/free native as bound
  * ("io.netty.internal.tcnative.SSL.newSSL(JZ)J"), or NULL if never bound. */
 const char *nra_natives_bound_name(int rule, enum nra_role role);

@@ -65,7 +65,10 @@ struct nra_report_counts {
 struct nra_report_finding {
     char kind[32];
     uint64_t owners, bytes;
-    char summary[512];
+    char summary[640];
+    char known_leak[64];         /* id in data/known-leaks.tsv, "" if none */
+    char known_version[64];      /* artifact version that matched */
+    char known_fix[192];
 };
 
 struct nra_report_rule {
@@ -132,6 +135,8 @@ struct nra_report_sources {
     const char *(*bound_name)(int rule, enum nra_role role);
     unsigned (*skipped)(int rule, const char **names, unsigned max);
     unsigned (*wrapped)(int rule, enum nra_role role);
+    /* artifactId and version of the jar holding the rule's natives; 0 or -errno. */
+    int (*artifact)(int rule, char *artifact, size_t alen, char *version, size_t vlen);
 };
 
 /* Builds the rule sections (counts, residue sites, outstanding groups,
@@ -141,7 +146,7 @@ struct nra_report_sources {
 int nra_report_build(struct nra_report *r, const struct nra_report_sources *src);
 
 /* Recomputes findings after the caller changed counts (reachability). */
-void nra_report_findings(struct nra_report *r);
+void nra_report_findings(struct nra_report *r, const struct nra_report_sources *src);
 
 void nra_report_add_note(struct nra_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void nra_report_free(struct nra_report *r);

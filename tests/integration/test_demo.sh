@@ -53,9 +53,12 @@ $CHECK "$WORK/mid.json" \
     "$SSL['freed_with_residue'] == $SSL['freed']" \
     "all(s['native_stack'][-1]['library'].startswith('libnetty_tcnative.so') for s in sites('netty-tcnative-ssl') if s['size_each'] == 32)" \
     "not any('JNI_On' in f['symbol'] for s in sites('netty-tcnative-ssl') for f in s['native_stack'])" \
+    "res('netty-tcnative-ssl')['findings'][0]['known_leak']['id'] == 'netty-tcnative #532'" \
+    "'matches netty-tcnative #532' in res('netty-tcnative-ssl')['findings'][0]['summary']" \
+    "'upgrade to ≥ 2.0.30.Final' in res('netty-tcnative-ssl')['findings'][0]['summary']" \
     || fail "residue in the mid-run report"
 head -3 "$WORK/mid.txt" | grep -q "VERDICT: " || fail "text report does not start with the verdict"
-pass "residue: one 32-byte allocation in SSL.newSSL per freed engine"
+pass "residue: one 32-byte allocation in SSL.newSSL per freed engine; named as netty-tcnative #532"
 
 # Release the long-lived connections, stop the server: the exit report.
 touch "$WORK/release-long"
