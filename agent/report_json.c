@@ -122,6 +122,7 @@ static void residue(FILE *o, const struct nra_report_rule *rr)
     fputc('{', o);
     kv_u64(o, "bytes", rr->residue_bytes, ",");
     kv_u64(o, "allocations", rr->residue_allocations, ",");
+    kv_u64(o, "repeating_bytes", rr->repeating_bytes, ",");
     kv_u64(o, "sites_omitted", rr->sites_omitted, ",");
     key(o, "sites");
     fputc('[', o);

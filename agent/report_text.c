@@ -14,6 +14,46 @@ static unsigned total_findings(const struct nra_report *r)
     return n;
 }
 
+static void human_bytes(uint64_t b, char *out, size_t len)
+{
+    if (b >= 10u << 20)
+        snprintf(out, len, "%.1f MiB", (double)b / (1 << 20));
+    else if (b >= 10u << 10)
+        snprintf(out, len, "%.1f KiB", (double)b / (1 << 10));
+    else
+        snprintf(out, len, "%" PRIu64 " bytes", b);
+}
+
+/* The three questions of a native-memory investigation, answered per rule
+ * in the order an on-call person asks them. */
+static void hypotheses(const struct nra_report *r, const struct nra_report_rule *rr, FILE *o)
+{
+    const struct nra_report_counts *c = &rr->counts;
+    char held[32], residue[32];
+    human_bytes(rr->held_bytes, held, sizeof(held));
+    human_bytes(rr->repeating_bytes, residue, sizeof(residue));
+    fprintf(o, "  %s (%s): %" PRIu64 " handles allocated, %" PRIu64 " freed, %" PRIu64 " outstanding\n", rr->rule,
+            rr->owner_class, c->allocated, c->freed, c->outstanding);
+    if (r->reachability_done)
+        fprintf(o, "    1. still in use?      %" PRIu64 " of them have owners the application still holds "
+                   "(strongly reachable)\n", c->live);
+    else
+        fprintf(o, "    1. still in use?      unknown: the reachability walk did not run; %" PRIu64
+                   " handles outstanding\n", c->outstanding);
+    if (rr->held_allocations)
+        fprintf(o, "       outstanding handles hold %s of native memory made in their natives\n", held);
+    fprintf(o, "    2. waiting to be finalized? %" PRIu64 " unreachable owners not yet finalized; %" PRIu64
+               " owners already freed still fill the heap (zombies)", c->pending_finalization, c->zombies);
+    if (r->finalizer.known)
+        fprintf(o, "; Finalizer %s, queue %" PRId64, r->finalizer.thread_state, r->finalizer.queue_length);
+    fputs("\n", o);
+    uint64_t leaked = c->finalized_not_freed + c->collected_not_freed;
+    fprintf(o, "    3. gone but not freed? %s%" PRIu64 " finalized and %" PRIu64 " collected without a free; %" PRIu64
+               " freed with residue (%s left behind, one-time initialisation excluded)\n",
+            (leaked || c->freed_with_residue) ? "YES: " : "no: ", c->finalized_not_freed, c->collected_not_freed,
+            c->freed_with_residue, residue);
+}
+
 static void verdict(const struct nra_report *r, FILE *o)
 {
     unsigned n = total_findings(r);
@@ -26,17 +66,11 @@ static void verdict(const struct nra_report *r, FILE *o)
                 fprintf(o, "  * [%s] %s: %s\n", r->rules[i].rule, r->rules[i].findings[k].kind,
                         r->rules[i].findings[k].summary);
     }
-    for (int i = 0; i < r->n_rules; i++) {
-        const struct nra_report_counts *c = &r->rules[i].counts;
-        if (c->allocated == 0)
-            continue;
-        fprintf(o, "  %s: %" PRIu64 " handles allocated, %" PRIu64 " freed, %" PRIu64 " outstanding",
-                r->rules[i].rule, c->allocated, c->freed, c->outstanding);
-        if (r->reachability_done)
-            fprintf(o, " (%" PRIu64 " still reachable, %" PRIu64 " awaiting finalization)", c->live,
-                    c->pending_finalization);
-        fputs("\n", o);
-    }
+    for (int i = 0; i < r->n_rules; i++)
+        if (r->rules[i].counts.allocated)
+            hypotheses(r, &r->rules[i], o);
+    if (r->finalizer.known && r->finalizer.diagnosis[0])
+        fprintf(o, "  Finalizer: %s\n", r->finalizer.diagnosis);
     fputs("\n", o);
 }
 
