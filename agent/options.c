@@ -157,7 +157,11 @@ int nra_options_parse(const char *text, struct nra_options *o, char *err, size_t
             *comma = '\0';
         if (item[0] == '\0')
             return fail(err, err_len, "empty option in '%s' (options are key=value separated by ',')%s", text, "");
-        char *eq = strchr(item, '=');
+        /* key=value, or key:value: jcmd's argument parser splits tokens at
+         * '=', so commands through JVMTI.agent_load can use ':' instead. */
+        char *eq = item + strcspn(item, "=:");
+        if (*eq == '\0')
+            eq = NULL;
         int rc;
         if (eq == NULL) {
             if (strcmp(item, "report") == 0) {

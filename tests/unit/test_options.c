@@ -102,6 +102,17 @@ static void report_keyword_for_commands(void **state)
     assert_true(o.report_now);
 }
 
+static void colon_separates_like_equals(void **state)
+{
+    (void)state;
+    struct nra_options o = parsed("report,format:json,file:/tmp/a=b:c.json", 0, NULL);
+    assert_true(o.report_now);
+    assert_int_equal(o.formats, NRA_FMT_JSON);
+    assert_string_equal(o.file, "/tmp/a=b:c.json");
+    o = parsed("file=/tmp/x:y", 0, NULL);
+    assert_string_equal(o.file, "/tmp/x:y");
+}
+
 static void path_template_expands(void **state)
 {
     (void)state;
@@ -158,6 +169,7 @@ int main(void)
         cmocka_unit_test(empty_file_refused),
         cmocka_unit_test(malformed_lists_refused),
         cmocka_unit_test(report_keyword_for_commands),
+        cmocka_unit_test(colon_separates_like_equals),
         cmocka_unit_test(path_template_expands),
         cmocka_unit_test(one_format_keeps_given_extension),
         cmocka_unit_test(several_formats_get_own_extensions),
