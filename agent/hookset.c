@@ -118,6 +118,28 @@ int nra_hookset_all(void)
     return rc;
 }
 
+/* hook=all: a library loaded since the last scan (System.loadLibrary binds
+ * its natives, so every bind is a chance to notice) triggers a rescan. The
+ * check is _dl_find_object, lock-free and constant time. */
+void nra_hookset_notice_code(const void *addr)
+{
+    const struct link_map *lm = NULL;
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 35)
+    struct dl_find_object found;
+    if (_dl_find_object((void *)addr, &found) == 0)
+        lm = found.dlfo_link_map;
+#else
+    lm = nra_got_object_for_addr(addr);
+#endif
+    if (!lm)
+        return;
+    pthread_mutex_lock(&hs.lock);
+    bool known = find_lib(lm) != NULL || is_excluded(lm);
+    pthread_mutex_unlock(&hs.lock);
+    if (!known)
+        nra_hookset_all();
+}
+
 int nra_hookset_for_address(const void *addr, enum nra_hook_mode mode)
 {
     if (mode == NRA_HOOK_NONE)

@@ -267,6 +267,8 @@ void JNICALL nra_natives_on_bind(jvmtiEnv *jvmti, JNIEnv *env, jthread thread, j
     for (unsigned i = 0; i < NRA_MAX_SLOTS; i++)
         if (address == wrappers[i])
             return;  /* rebinding one of our own wrappers */
+    if (nra_g.opts.hook == NRA_HOOK_ALL)
+        nra_hookset_notice_code(address);
     char *class_sig, *name, *sig;
     jclass declaring = NULL;
     if (!describe_method(jvmti, method, &declaring, &class_sig, &name, &sig))

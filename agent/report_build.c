@@ -350,8 +350,10 @@ static void build_residue(struct nra_report *r, const struct nra_report_sources 
         site->repeating = site->owners_met > 1 || site->owners > 1;
         rr->residue_bytes += site->bytes;
         rr->residue_allocations += site->allocations;
-        if (site->repeating)
+        if (site->repeating) {
             rr->repeating_bytes += site->bytes;
+            rr->repeating_allocations += site->allocations;
+        }
         add_site(rr, site);
         for (size_t m = i; site->repeating && m < j; m++)
             owned[n_owned++] = (struct owned){.id = vec.v[m].record_id, .rule = rule};

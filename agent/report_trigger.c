@@ -19,6 +19,9 @@
 #include "log.h"
 #include "natives.h"
 #include "report.h"
+#include "report_html.h"
+#include "report_pprof.h"
+#include "series.h"
 
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -91,10 +94,29 @@ static void fill_header(struct nra_report *r, const char *trigger)
     snprintf(r->options, sizeof(r->options), "%s", nra_g.options_text);
 }
 
-static int render_and_save(const struct nra_report *r, enum nra_format f, const struct nra_options *opts)
+/* One output file of a format: pprof has two (its heap text, its .pb.gz). */
+static int render(const struct nra_report *r, enum nra_format f, bool alt, FILE *out)
+{
+    switch (f) {
+    case NRA_FMT_TEXT:
+        return nra_report_write_text(r, out);
+    case NRA_FMT_JSON:
+        return nra_report_write_json(r, out);
+    case NRA_FMT_PPROF:
+        return alt ? nra_report_write_pprof_proto(r, out) : nra_report_write_pprof_heap(r, out);
+    case NRA_FMT_HTML: {
+        static struct nra_sample series[NRA_SERIES_CAP];  /* report_lock held */
+        size_t n = nra_series_get(series, NRA_SERIES_CAP);
+        return nra_report_write_html(r, series, n, out);
+    }
+    }
+    return -EINVAL;
+}
+
+static int render_and_save(const struct nra_report *r, enum nra_format f, bool alt, const struct nra_options *opts)
 {
     char path[NRA_PATH_MAX];
-    int rc = nra_options_report_path(opts, f, false, r->pid, r->timestamp_ms, path, sizeof(path));
+    int rc = nra_options_report_path(opts, f, alt, r->pid, r->timestamp_ms, path, sizeof(path));
     if (rc != 0) {
         nra_log_error("report path from file=%s: %s", opts->file, strerror(-rc));
         return rc;
@@ -104,7 +126,7 @@ static int render_and_save(const struct nra_report *r, enum nra_format f, const 
     FILE *mem = open_memstream(&buf, &len);
     if (!mem)
         return -ENOMEM;
-    rc = f == NRA_FMT_JSON ? nra_report_write_json(r, mem) : nra_report_write_text(r, mem);
+    rc = render(r, f, alt, mem);
     fclose(mem);
     if (rc == 0)
         rc = nra_report_save(path, buf, len);
@@ -113,6 +135,23 @@ static int render_and_save(const struct nra_report *r, enum nra_format f, const 
         nra_log(NRA_LOG_INFO, "report (%s) written to %s", r->trigger, path);
     else
         nra_log_error("cannot write report %s: %s", path, strerror(rc < 0 ? -rc : EIO));
+    return rc;
+}
+
+static int save_all_formats(const struct nra_report *r, const struct nra_options *opts)
+{
+    static const enum nra_format order[] = {NRA_FMT_TEXT, NRA_FMT_JSON, NRA_FMT_PPROF, NRA_FMT_HTML};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        if (!(opts->formats & order[i]))
+            continue;
+        int one = render_and_save(r, order[i], false, opts);
+        if (order[i] == NRA_FMT_PPROF) {
+            int two = render_and_save(r, order[i], true, opts);
+            one = one ? one : two;
+        }
+        rc = rc ? rc : one;
+    }
     return rc;
 }
 
@@ -143,12 +182,7 @@ int nra_report_now(JNIEnv *env, const char *trigger, const struct nra_options *o
         nra_report_findings(r, &sources);
         nra_finalizer_state(env, &r->finalizer);
         add_agent_notes(r);
-        for (unsigned f = NRA_FMT_TEXT; f <= NRA_FMT_JSON; f <<= 1)
-            if (opts->formats & f) {
-                int one = render_and_save(r, (enum nra_format)f, opts);
-                if (one)
-                    rc = one;
-            }
+        rc = save_all_formats(r, opts);
     }
     if (r)
         nra_report_free(r);

@@ -20,6 +20,9 @@ int nra_hookset_for_address(const void *addr, enum nra_hook_mode mode);
 /* Patches every loaded object (hook=all). */
 int nra_hookset_all(void);
 
+/* hook=all: rescans when addr lies in a library not seen yet. */
+void nra_hookset_notice_code(const void *addr);
+
 /* Base names of the libraries hooked without error. */
 unsigned nra_hookset_hooked(char names[][128], unsigned max);
 

@@ -79,7 +79,7 @@ struct nra_report_rule {
     struct nra_report_counts counts;
     uint64_t held_bytes, held_allocations;   /* attributed to outstanding handles */
     uint64_t residue_bytes, residue_allocations;
-    uint64_t repeating_bytes;                /* residue at repeating sites only */
+    uint64_t repeating_bytes, repeating_allocations;  /* residue at repeating sites only */
     unsigned n_sites;
     uint64_t sites_omitted;
     struct nra_report_site sites[NRA_REPORT_MAX_SITES];
