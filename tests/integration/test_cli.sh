@@ -114,7 +114,7 @@ pass "dump --format json --out: a fresh command report, live == 50"
 run 0 dump-text "$NRA" dump "$PID"
 head -1 "$WORK/dump-text.out" | grep -q "^nraudit .* report (command) pid $PID" || { head -3 "$WORK/dump-text.out"; fail "dump text: header"; }
 grep -q '^VERDICT: ' "$WORK/dump-text.out" || fail "dump text: no verdict"
-grep -q 'netty-tcnative-ssl: .* 50 outstanding' "$WORK/dump-text.out" || fail "dump text: 50 outstanding engines"
+grep -q 'netty-tcnative-ssl .* 50 outstanding' "$WORK/dump-text.out" || fail "dump text: 50 outstanding engines"
 pass "dump (text) to stdout"
 
 run 0 dump-pipe sh -c "\"$NRA\" dump $PID --format json | \"$NRA\" check - --fail-on collected_not_freed,finalized_not_freed"
