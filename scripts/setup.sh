@@ -5,7 +5,7 @@ set -eu
 PKGS="cmake make gcc pkg-config openssl openjdk-17-jdk-headless \
 libunwind-dev uthash-dev libcmocka-dev libjson-c-dev \
 libnetty-java libnetty-tcnative-java libnetty-tcnative-jni zlib1g-dev \
-google-perftools graphviz python3"
+google-perftools graphviz python3 chromium fonts-dejavu-core"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
