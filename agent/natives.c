@@ -73,9 +73,7 @@ static jlong call_alloc(unsigned i, struct slot *s, JNIEnv *env, jobject self, P
 static jlong call_free(unsigned i, struct slot *s, JNIEnv *env, jobject self, PARAMS)
 {
     struct nra_record_info rec = {0};
-    uint64_t id = nra_reg_find_handle(s->rule, a0);
-    if (id)
-        nra_reg_get(id, &rec);
+    uint64_t id = nra_reg_lookup_handle(s->rule, a0, &rec);
     struct nra_scope scope = {.record_id = id, .java_site = rec.java_site, .slot = (uint16_t)i, .rule = (uint16_t)s->rule};
     if (id)
         nra_alloc_scope_enter(&scope);
@@ -91,8 +89,8 @@ static jlong call_free(unsigned i, struct slot *s, JNIEnv *env, jobject self, PA
 static jlong call_use(unsigned i, struct slot *s, JNIEnv *env, jobject self, PARAMS)
 {
     struct nra_record_info rec;
-    uint64_t id = nra_reg_find_handle(s->rule, a0);
-    if (id == 0 || nra_reg_get(id, &rec) != 0)
+    uint64_t id = nra_reg_lookup_handle(s->rule, a0, &rec);
+    if (id == 0)
         return s->original(env, self, ARGS);
     struct nra_scope scope = {.record_id = id, .java_site = rec.java_site, .slot = (uint16_t)i, .rule = (uint16_t)s->rule};
     nra_alloc_scope_enter(&scope);

@@ -198,6 +198,21 @@ uint64_t nra_reg_find_handle(int rule, int64_t handle)
     return id;
 }
 
+uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info *out)
+{
+    if (!valid_rule(rule))
+        return 0;
+    pthread_mutex_lock(&reg.lock);
+    struct record *r = find_handle(rule, handle);
+    uint64_t id = 0;
+    if (r) {
+        *out = r->info;
+        id = r->info.id;
+    }
+    pthread_mutex_unlock(&reg.lock);
+    return id;
+}
+
 int nra_reg_get(uint64_t id, struct nra_record_info *out)
 {
     pthread_mutex_lock(&reg.lock);

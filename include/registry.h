@@ -66,6 +66,9 @@ int nra_reg_free(int rule, int64_t handle, uint32_t tid, uint64_t now_ns, struct
 /* Id of the outstanding record of `handle`, or 0. */
 uint64_t nra_reg_find_handle(int rule, int64_t handle);
 
+/* The same, also copying the record (one lookup, one lock). */
+uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info *out);
+
 /* Outstanding record by id; -ENOENT if retired (freed) or unknown. */
 int nra_reg_get(uint64_t id, struct nra_record_info *out);
 

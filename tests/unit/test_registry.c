@@ -25,6 +25,10 @@ static void alloc_then_free(void **state)
     assert_true(id > 0);
     assert_int_equal(nra_reg_find_handle(0, 0x1000), id);
     assert_int_equal(nra_reg_find_handle(1, 0x1000), 0);  /* rules are separate */
+    struct nra_record_info looked;
+    assert_int_equal(nra_reg_lookup_handle(0, 0x1000, &looked), id);
+    assert_int_equal(looked.java_site, 3);
+    assert_int_equal(nra_reg_lookup_handle(0, 0x1001, &looked), 0);
     struct nra_record_info info;
     assert_int_equal(nra_reg_get(id, &info), 0);
     assert_int_equal(info.alloc_tid, 7);
