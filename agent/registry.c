@@ -37,6 +37,8 @@ static struct {
     uint64_t next_id;
     unsigned count, max;
     struct nra_rule_counts counts[NRA_MAX_RULES];
+    struct nra_freed_info recent[NRA_MAX_RULES][NRA_RECENT_FREES];
+    unsigned recent_next[NRA_MAX_RULES];
 } reg = {.lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1};
 
 static void unlink_record(struct record *r)
@@ -72,6 +74,8 @@ int nra_reg_init(unsigned max_records)
     reg.max = max_records;
     reg.next_id = 1;
     memset(reg.counts, 0, sizeof(reg.counts));
+    memset(reg.recent, 0, sizeof(reg.recent));
+    memset(reg.recent_next, 0, sizeof(reg.recent_next));
     pthread_mutex_unlock(&reg.lock);
     return 0;
 }
@@ -161,10 +165,17 @@ uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint
     return new_id;
 }
 
+static void remember_free(int rule, const struct record *r, uint32_t tid, uint64_t now_ns)
+{
+    unsigned at = reg.recent_next[rule]++ % NRA_RECENT_FREES;
+    reg.recent[rule][at] = (struct nra_freed_info){
+        .id = r->info.id, .handle = r->info.handle, .alloc_tid = r->info.alloc_tid, .free_tid = tid,
+        .alloc_ns = r->info.alloc_ns, .free_ns = now_ns, .java_site = r->info.java_site, .flags = r->info.flags,
+    };
+}
+
 int nra_reg_free(int rule, int64_t handle, uint32_t tid, uint64_t now_ns, struct nra_record_info *freed)
 {
-    (void)tid;
-    (void)now_ns;
     if (!valid_rule(rule))
         return -EINVAL;
     pthread_mutex_lock(&reg.lock);
@@ -181,6 +192,7 @@ int nra_reg_free(int rule, int64_t handle, uint32_t tid, uint64_t now_ns, struct
         c->freed_by_finalizer++;
     if (freed)
         *freed = r->info;
+    remember_free(rule, r, tid, now_ns);
     unlink_record(r);
     pthread_mutex_unlock(&reg.lock);
     free(r);
@@ -249,6 +261,19 @@ void nra_reg_counts(int rule, struct nra_rule_counts *out)
     pthread_mutex_lock(&reg.lock);
     *out = reg.counts[rule];
     pthread_mutex_unlock(&reg.lock);
+}
+
+unsigned nra_reg_recent_frees(int rule, struct nra_freed_info *out, unsigned max)
+{
+    if (!valid_rule(rule))
+        return 0;
+    pthread_mutex_lock(&reg.lock);
+    unsigned total = reg.recent_next[rule] < NRA_RECENT_FREES ? reg.recent_next[rule] : NRA_RECENT_FREES;
+    unsigned n = 0;
+    for (unsigned k = 0; k < total && n < max; k++)
+        out[n++] = reg.recent[rule][(reg.recent_next[rule] - 1 - k) % NRA_RECENT_FREES];
+    pthread_mutex_unlock(&reg.lock);
+    return n;
 }
 
 void nra_reg_for_each(void (*fn)(const struct nra_record_info *rec, void *arg), void *arg)

@@ -410,6 +410,16 @@ static void fill_counts(struct nra_report_rule *rr, int i)
     rr->counts.unknown_frees = c.unknown_frees;
     rr->counts.reused_unfreed = c.reused_unfreed;
     rr->counts.dropped = c.dropped;
+    struct nra_freed_info f[NRA_RECENT_FREES];
+    unsigned n = nra_reg_recent_frees(i, f, NRA_RECENT_FREES);
+    for (unsigned k = 0; k < n && k < sizeof(rr->recent) / sizeof(rr->recent[0]); k++) {
+        rr->recent[k].handle = f[k].handle;
+        rr->recent[k].alloc_tid = f[k].alloc_tid;
+        rr->recent[k].free_tid = f[k].free_tid;
+        rr->recent[k].alloc_ms = f[k].alloc_ns / 1000000;
+        rr->recent[k].free_ms = f[k].free_ns / 1000000;
+        rr->n_recent = k + 1;
+    }
 }
 
 static void add_finding(struct nra_report_rule *rr, const char *kind, uint64_t owners, uint64_t bytes,

@@ -186,6 +186,14 @@ static void rule(FILE *o, const struct nra_report_rule *rr)
     kv_u64(o, "held_allocations", rr->held_allocations, ",");
     residue(o, rr);
     groups(o, rr);
+    key(o, "recently_freed");
+    fputc('[', o);
+    for (unsigned i = 0; i < rr->n_recent; i++)
+        fprintf(o, "%s{\"handle\":\"0x%" PRIx64 "\",\"alloc_tid\":%u,\"alloc_ms\":%" PRIu64 ",\"free_tid\":%u,"
+                   "\"free_ms\":%" PRIu64 "}",
+                i ? "," : "", (uint64_t)rr->recent[i].handle, rr->recent[i].alloc_tid, rr->recent[i].alloc_ms,
+                rr->recent[i].free_tid, rr->recent[i].free_ms);
+    fputs("],", o);
     kv_u64(o, "use_natives_wrapped", rr->wrapped_use, ",");
     key(o, "natives_skipped");
     fputc('[', o);

@@ -35,6 +35,19 @@ struct nra_record_info {
     uint64_t alloc_ns;            /* CLOCK_REALTIME, ns */
 };
 
+/* A freed handle's life, kept in a small per-rule ring of the latest frees
+ * (records themselves retire at free so memory stays bounded). */
+struct nra_freed_info {
+    uint64_t id;
+    int64_t handle;
+    uint32_t alloc_tid, free_tid;
+    uint64_t alloc_ns, free_ns;
+    uint32_t java_site;
+    unsigned flags;
+};
+
+#define NRA_RECENT_FREES 8
+
 struct nra_rule_counts {
     uint64_t allocated;
     uint64_t freed;
@@ -80,6 +93,9 @@ uint64_t nra_reg_next_id(void);
 
 /* Copies the counters of a rule. */
 void nra_reg_counts(int rule, struct nra_rule_counts *out);
+
+/* Copies the latest frees of a rule (newest first); returns the count. */
+unsigned nra_reg_recent_frees(int rule, struct nra_freed_info *out, unsigned max);
 
 /* Calls fn for every outstanding record, oldest first, under the registry
  * lock: fn must be quick and must not call into the registry. */

@@ -88,6 +88,12 @@ struct nra_report_rule {
     struct nra_report_group groups[NRA_REPORT_MAX_GROUPS];
     unsigned n_findings;
     struct nra_report_finding findings[NRA_REPORT_MAX_FINDINGS];
+    unsigned n_recent;
+    struct {
+        int64_t handle;
+        uint32_t alloc_tid, free_tid;
+        uint64_t alloc_ms, free_ms;
+    } recent[8];                             /* latest frees, newest first */
     unsigned n_skipped;
     char skipped[NRA_REPORT_MAX_SKIPPED][256];
     unsigned wrapped_use;

@@ -45,6 +45,25 @@ static void alloc_then_free(void **state)
     assert_int_equal(c.outstanding, 0);
 }
 
+static void recent_frees_keep_free_time_and_thread(void **state)
+{
+    (void)state;
+    for (int i = 1; i <= 10; i++) {
+        nra_reg_alloc(0, 0x500 + i, 0, 7, 100 + (uint64_t)i, 0);
+        assert_int_equal(nra_reg_free(0, 0x500 + i, 9, 1000 + (uint64_t)i, NULL), 0);
+    }
+    struct nra_freed_info f[NRA_RECENT_FREES + 2];
+    unsigned n = nra_reg_recent_frees(0, f, NRA_RECENT_FREES + 2);
+    assert_int_equal(n, NRA_RECENT_FREES);
+    assert_int_equal(f[0].handle, 0x500 + 10);  /* newest first */
+    assert_int_equal(f[0].free_tid, 9);
+    assert_int_equal(f[0].alloc_tid, 7);
+    assert_int_equal(f[0].free_ns, 1010);
+    assert_int_equal(f[0].alloc_ns, 110);
+    assert_int_equal(f[NRA_RECENT_FREES - 1].handle, 0x500 + 10 - NRA_RECENT_FREES + 1);
+    assert_int_equal(nra_reg_recent_frees(1, f, 4), 0);
+}
+
 static void failed_alloc_is_not_recorded(void **state)
 {
     (void)state;
@@ -185,6 +204,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(alloc_then_free, setup),
         cmocka_unit_test_setup(failed_alloc_is_not_recorded, setup),
+        cmocka_unit_test_setup(recent_frees_keep_free_time_and_thread, setup),
         cmocka_unit_test_setup(reserved_id_is_used, setup),
         cmocka_unit_test_setup(handle_reuse_after_free_is_a_new_record, setup),
         cmocka_unit_test_setup(reuse_without_free_is_counted, setup),
