@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -36,7 +37,6 @@
 #define STRIPES 64
 #define SIG_SLOTS 16384   /* power of two */
 #define SITE_FRAMES 48
-#define MAX_SITE_STACKS 65536  /* >= the stack table's bound (agent.c) */
 
 struct entry {
     uintptr_t ptr;
@@ -49,6 +49,8 @@ struct entry {
 
 struct stripe {
     int lock;
+    uint32_t live;               /* entries in this stripe (written under lock) */
+    uint64_t attributed, dropped;
     uint32_t free_head;
     uint32_t bump, bump_end;     /* next unused index, end of this stripe's range */
     uint32_t *buckets;
@@ -76,34 +78,44 @@ static struct {
 static struct {
     struct entry *entries;
     struct stripe stripes[STRIPES];
-    uint64_t live;                 /* atomic */
-    uint64_t attributed, dropped;  /* atomic */
     uint64_t captures, sig_dropped;
     uintptr_t self_lo, self_hi;
     pthread_mutex_t sig_lock;
     uint64_t sig_keys[SIG_SLOTS];  /* 0 = empty; published with release */
     uint32_t sig_stacks[SIG_SLOTS];
-    uint64_t *site_last_rec;       /* by native stack id, MAX_SITE_STACKS */
-    uint64_t *site_owners;
+    uint64_t sig_last_rec[SIG_SLOTS];
+    uint64_t sig_owners[SIG_SLOTS];
 } tab = {.sig_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- table ---------------------------------------------------------------- */
 
-static inline uint64_t ptr_hash(uintptr_t p)
+/* Stripe by 64 KiB region, bucket by 16-byte slot within it: allocations
+ * made close together (one scope, one arena) land in the same stripe and in
+ * neighbouring buckets, so the bucket array stays in cache. */
+static inline struct stripe *stripe_of(uintptr_t p)
 {
-    return (uint64_t)(p >> 4) * 0x9e3779b97f4a7c15ull;
+    return &tab.stripes[((uint64_t)(p >> 16) * 0x9e3779b97f4a7c15ull) >> 58];
 }
 
-static inline struct stripe *stripe_of(uint64_t h)
+static inline uint32_t *bucket_of(struct stripe *s, uintptr_t p)
 {
-    return &tab.stripes[h >> 58];  /* top 6 bits: 64 stripes */
+    return &s->buckets[(uint32_t)(p >> 4) & s->bucket_mask];
 }
 
 static inline void stripe_lock(struct stripe *s)
 {
-    while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&s->lock, __ATOMIC_RELAXED))
-            __builtin_ia32_pause();
+    /* Held for a few dozen instructions; after a while, let the holder run
+     * (it may have been preempted on this core). */
+    for (unsigned spins = 0; __atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE); spins++) {
+        while (__atomic_load_n(&s->lock, __ATOMIC_RELAXED)) {
+            if (++spins > 256) {
+                sched_yield();
+                spins = 0;
+            } else {
+                __builtin_ia32_pause();
+            }
+        }
+    }
 }
 
 static inline void stripe_unlock(struct stripe *s)
@@ -123,10 +135,11 @@ static uint32_t take_entry(struct stripe *s)
     return 0;
 }
 
+/* Counters live in the stripes, changed under the stripe lock: no shared
+ * cache line bounces between threads on the hot path. */
 static void table_insert(uintptr_t p, size_t size, uint64_t rec, uint32_t nstack, uint32_t jsite)
 {
-    uint64_t h = ptr_hash(p);
-    struct stripe *s = stripe_of(h);
+    struct stripe *s = stripe_of(p);
     stripe_lock(s);
     uint32_t i = take_entry(s);
     if (i) {
@@ -136,27 +149,24 @@ static void table_insert(uintptr_t p, size_t size, uint64_t rec, uint32_t nstack
         e->size = size >= UINT32_MAX ? UINT32_MAX : (uint32_t)size;
         e->native_stack = nstack;
         e->java_site = jsite;
-        uint32_t *b = &s->buckets[(uint32_t)h & s->bucket_mask];
+        uint32_t *b = bucket_of(s, p);
         e->next = *b;
         *b = i;
+        __atomic_store_n(&s->live, s->live + 1, __ATOMIC_RELAXED);
+        s->attributed++;
+    } else {
+        s->dropped++;
     }
     stripe_unlock(s);
-    if (i) {
-        __atomic_add_fetch(&tab.live, 1, __ATOMIC_RELAXED);
-        __atomic_add_fetch(&tab.attributed, 1, __ATOMIC_RELAXED);
-    } else {
-        __atomic_add_fetch(&tab.dropped, 1, __ATOMIC_RELAXED);
-    }
 }
 
 /* Removes p; copies its entry to *out when found. */
 static bool table_remove(uintptr_t p, struct entry *out)
 {
-    uint64_t h = ptr_hash(p);
-    struct stripe *s = stripe_of(h);
+    struct stripe *s = stripe_of(p);
     bool found = false;
     stripe_lock(s);
-    uint32_t *link = &s->buckets[(uint32_t)h & s->bucket_mask];
+    uint32_t *link = bucket_of(s, p);
     for (uint32_t i = *link; i; link = &tab.entries[i].next, i = *link) {
         struct entry *e = &tab.entries[i];
         if (e->ptr == p) {
@@ -164,19 +174,21 @@ static bool table_remove(uintptr_t p, struct entry *out)
             *out = *e;
             e->next = s->free_head;
             s->free_head = i;
+            __atomic_store_n(&s->live, s->live - 1, __ATOMIC_RELAXED);
             found = true;
             break;
         }
     }
     stripe_unlock(s);
-    if (found)
-        __atomic_sub_fetch(&tab.live, 1, __ATOMIC_RELAXED);
     return found;
 }
 
-static inline bool table_maybe_has(void)
+/* Whether p's stripe holds anything. Read without the lock: an entry for p
+ * was inserted before p was handed to anyone who could free it, and that
+ * hand-over orders the insert before this read. */
+static inline bool table_maybe_has(uintptr_t p)
 {
-    return __atomic_load_n(&tab.live, __ATOMIC_RELAXED) != 0;
+    return tab.entries && __atomic_load_n(&stripe_of(p)->live, __ATOMIC_RELAXED) != 0;
 }
 
 /* ---- sites ---------------------------------------------------------------- */
@@ -209,18 +221,18 @@ static int sig_lookup(uint64_t key)
     return -1;
 }
 
-/* Counts the distinct records that allocated at native stack `stack`: a
- * site met by one owner only is a one-time initialisation, not a per-owner
- * leak. A loop allocating many blocks in one scope counts once. Relaxed and
- * racy on purpose: threads interleaving at one site may count an owner
+/* Counts the distinct records that allocated with signature i (next to the
+ * signature in memory: no extra cache miss). A site is repeating when some
+ * signature of its stack was met by several owners; a one-time
+ * initialisation meets each of its signatures once, even when it allocates
+ * many blocks from one stack in a loop (their order in the scope differs).
+ * Relaxed and racy on purpose: two threads interleaving may count an owner
  * twice, which can only make a site look repeating when it nearly is. */
-static void site_note_owner(uint32_t stack, uint64_t record_id)
+static void sig_note_owner(int i, uint64_t record_id)
 {
-    if (stack == 0 || stack >= MAX_SITE_STACKS)
-        return;
-    if (__atomic_load_n(&tab.site_last_rec[stack], __ATOMIC_RELAXED) != record_id) {
-        __atomic_store_n(&tab.site_last_rec[stack], record_id, __ATOMIC_RELAXED);
-        __atomic_add_fetch(&tab.site_owners[stack], 1, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&tab.sig_last_rec[i], __ATOMIC_RELAXED) != record_id) {
+        __atomic_store_n(&tab.sig_last_rec[i], record_id, __ATOMIC_RELAXED);
+        __atomic_store_n(&tab.sig_owners[i], tab.sig_owners[i] + 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -317,7 +329,8 @@ static __attribute__((noinline)) void attribute(struct thread_state *t, void *p,
         if (stack)
             at = sig_insert(key, stack);
     }
-    site_note_owner(stack, s->record_id);
+    if (at >= 0)
+        sig_note_owner(at, s->record_id);
     table_insert((uintptr_t)p, size, s->record_id, stack, s->java_site);
     t->busy = 0;
 }
@@ -331,7 +344,7 @@ static inline void after_alloc(void *p, size_t size, void *caller)
 
 static inline void before_free(void *p)
 {
-    if (p && table_maybe_has() && !tls.busy) {
+    if (p && table_maybe_has((uintptr_t)p) && !tls.busy) {
         struct entry gone;
         table_remove((uintptr_t)p, &gone);
     }
@@ -377,7 +390,7 @@ static void *resize(void *old, size_t n, void *p_new, bool had, const struct ent
 static void *hook_realloc(void *old, size_t n)
 {
     struct entry e;
-    bool had = old && table_maybe_has() && !tls.busy && table_remove((uintptr_t)old, &e);
+    bool had = old && table_maybe_has((uintptr_t)old) && !tls.busy && table_remove((uintptr_t)old, &e);
     void *p = real.realloc(old, n);
     return resize(old, n, p, had, &e, __builtin_return_address(0));
 }
@@ -385,7 +398,7 @@ static void *hook_realloc(void *old, size_t n)
 static void *hook_reallocarray(void *old, size_t n, size_t m)
 {
     struct entry e;
-    bool had = old && table_maybe_has() && !tls.busy && table_remove((uintptr_t)old, &e);
+    bool had = old && table_maybe_has((uintptr_t)old) && !tls.busy && table_remove((uintptr_t)old, &e);
     void *p = real.reallocarray(old, n, m);
     return resize(old, n * m, p, had, &e, __builtin_return_address(0));
 }
@@ -476,15 +489,7 @@ int nra_alloc_init(unsigned max_allocs)
     if (mem == MAP_FAILED)
         return -ENOMEM;
     tab.entries = mem;
-    size_t site_bytes = 2 * MAX_SITE_STACKS * sizeof(uint64_t);
-    void *sites = mmap(NULL, site_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (sites == MAP_FAILED) {
-        munmap(mem, bytes);
-        tab.entries = NULL;
-        return -ENOMEM;
-    }
-    tab.site_last_rec = sites;
-    tab.site_owners = tab.site_last_rec + MAX_SITE_STACKS;
+
     uint32_t *bucket_mem = (uint32_t *)(tab.entries + n_entries);
     for (unsigned s = 0; s < STRIPES; s++) {
         struct stripe *st = &tab.stripes[s];
@@ -537,9 +542,15 @@ void nra_alloc_for_each(void (*fn)(const struct nra_alloc_info *a, void *arg), v
 
 void nra_alloc_get_stats(struct nra_alloc_stats *out)
 {
-    out->attributed = __atomic_load_n(&tab.attributed, __ATOMIC_RELAXED);
-    out->live = __atomic_load_n(&tab.live, __ATOMIC_RELAXED);
-    out->dropped = __atomic_load_n(&tab.dropped, __ATOMIC_RELAXED);
+    out->attributed = out->live = out->dropped = 0;
+    for (unsigned i = 0; tab.entries && i < STRIPES; i++) {
+        struct stripe *st = &tab.stripes[i];
+        stripe_lock(st);
+        out->attributed += st->attributed;
+        out->live += st->live;
+        out->dropped += st->dropped;
+        stripe_unlock(st);
+    }
     out->stack_captures = __atomic_load_n(&tab.captures, __ATOMIC_RELAXED);
     pthread_mutex_lock(&tab.sig_lock);
     out->signature_dropped = tab.sig_dropped;
@@ -561,7 +572,13 @@ void nra_real_free(void *p)
 
 uint64_t nra_alloc_site_owners(uint32_t native_stack)
 {
-    if (!tab.site_owners || native_stack >= MAX_SITE_STACKS)
-        return 0;
-    return __atomic_load_n(&tab.site_owners[native_stack], __ATOMIC_RELAXED);
+    uint64_t most = 0;
+    for (unsigned i = 0; i < SIG_SLOTS; i++) {
+        if (__atomic_load_n(&tab.sig_keys[i], __ATOMIC_ACQUIRE) == 0 || tab.sig_stacks[i] != native_stack)
+            continue;
+        uint64_t owners = __atomic_load_n(&tab.sig_owners[i], __ATOMIC_RELAXED);
+        if (owners > most)
+            most = owners;
+    }
+    return most;
 }

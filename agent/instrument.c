@@ -11,12 +11,12 @@
 #include "log.h"
 #include "registry.h"
 
-#define FIELD_CACHE 4
+#define FIELD_CACHE 8
 
 struct field_cache {
     jweak cls[FIELD_CACHE];
     jfieldID field[FIELD_CACHE];
-    unsigned next;
+    unsigned n;                   /* published entries */
 };
 
 static struct {
@@ -130,33 +130,33 @@ void JNICALL nra_instrument_on_class_load(jvmtiEnv *jvmti, JNIEnv *env, jclass r
 
 /* ---- the hooks' natives ------------------------------------------------------------ */
 
+/* Field IDs by runtime class. Entries are written once, under the lock,
+ * and published by the release store of `n`; readers scan without a lock.
+ * When the cache is full (more than FIELD_CACHE owner subclasses), lookups
+ * go to GetFieldID every time. */
 static jfieldID handle_field(JNIEnv *env, jclass cls, int rule)
 {
     struct field_cache *c = &ins.cache[rule];
-    jfieldID f = NULL;
-    pthread_mutex_lock(&ins.lock);
-    for (unsigned i = 0; i < FIELD_CACHE && !f; i++)
-        if (c->cls[i] && (*env)->IsSameObject(env, c->cls[i], cls))
-            f = c->field[i];
-    pthread_mutex_unlock(&ins.lock);
-    if (f)
-        return f;
-    f = (*env)->GetFieldID(env, cls, nra_g.rules.rule[rule].handle_field, "J");
+    unsigned n = __atomic_load_n(&c->n, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++)
+        if ((*env)->IsSameObject(env, c->cls[i], cls))
+            return c->field[i];
+    jfieldID f = (*env)->GetFieldID(env, cls, nra_g.rules.rule[rule].handle_field, "J");
     if (!f) {
         (*env)->ExceptionClear(env);
         nra_agent_note("rule %s: owner has no long field '%s'", nra_g.rules.rule[rule].name,
                        nra_g.rules.rule[rule].handle_field);
         return NULL;
     }
-    jweak weak = (*env)->NewWeakGlobalRef(env, cls);
     pthread_mutex_lock(&ins.lock);
-    unsigned slot = c->next++ % FIELD_CACHE;
-    jweak old = c->cls[slot];
-    c->cls[slot] = weak;
-    c->field[slot] = f;
+    unsigned at = c->n;
+    if (at < FIELD_CACHE) {
+        c->cls[at] = (*env)->NewWeakGlobalRef(env, cls);
+        c->field[at] = f;
+        if (c->cls[at])
+            __atomic_store_n(&c->n, at + 1, __ATOMIC_RELEASE);
+    }
     pthread_mutex_unlock(&ins.lock);
-    if (old)
-        (*env)->DeleteWeakGlobalRef(env, old);
     return f;
 }
 
@@ -171,7 +171,7 @@ static void constructed(JNIEnv *env, jobject owner, int rule)
     if (!f)
         return;
     jlong handle = (*env)->GetLongField(env, owner, f);
-    uint64_t id = handle ? nra_reg_find_handle(rule, handle) : 0;
+    uint64_t id = handle ? nra_reg_claim_owner(rule, handle) : 0;
     if (id == 0)
         return;
     jvmtiError err = (*nra_g.jvmti)->SetTag(nra_g.jvmti, owner, nra_owner_tag(rule, id));
@@ -179,7 +179,6 @@ static void constructed(JNIEnv *env, jobject owner, int rule)
         nra_agent_note("SetTag failed: %s", nra_jvmti_error_name(err));
         return;
     }
-    nra_reg_set_flags(id, NRA_REC_OWNER);
     __atomic_add_fetch(&ins.tagged, 1, __ATOMIC_RELAXED);
 }
 

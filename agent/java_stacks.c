@@ -5,7 +5,7 @@
  * the records in between take the last stack captured on their thread for
  * that rule. A thread that creates owners keeps doing so from the same code
  * path, so every group in a report has a real stack as its representative.
- * N = 1 (the default) captures every record.
+ * The default is N = 64; N = 1 captures every record.
  */
 #include "java_stacks.h"
 

@@ -15,7 +15,7 @@ void nra_options_defaults(struct nra_options *opts)
     opts->formats = NRA_FMT_TEXT;
     opts->log = NRA_LOG_INFO;
     opts->java_depth = 16;
-    opts->java_sample = 1;
+    opts->java_sample = 64;
     opts->hook = NRA_HOOK_RULE_LIBS;
     opts->reachability = true;
     opts->max_records = 1u << 20;

@@ -13,6 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Keys are a (handle, rule) pair or a record id: 8 or 16 bytes of
+ * well-spread bits, so a multiply-xorshift hash does as well as uthash's
+ * default Jenkins hash at a fraction of the cost (this lookup runs on every
+ * wrapped native call). */
+#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = nra_reg_key_hash((keyptr), (keylen)))
+static inline unsigned nra_reg_key_hash(const void *key, size_t len)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    const unsigned char *p = key;
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    return (unsigned)h;
+}
 #include <uthash.h>
 
 struct handle_key {
@@ -219,6 +236,21 @@ uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info 
     uint64_t id = 0;
     if (r) {
         *out = r->info;
+        id = r->info.id;
+    }
+    pthread_mutex_unlock(&reg.lock);
+    return id;
+}
+
+uint64_t nra_reg_claim_owner(int rule, int64_t handle)
+{
+    if (!valid_rule(rule))
+        return 0;
+    pthread_mutex_lock(&reg.lock);
+    struct record *r = find_handle(rule, handle);
+    uint64_t id = 0;
+    if (r) {
+        r->info.flags |= NRA_REC_OWNER;
         id = r->info.id;
     }
     pthread_mutex_unlock(&reg.lock);

@@ -85,6 +85,10 @@ uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info 
 /* Outstanding record by id; -ENOENT if retired (freed) or unknown. */
 int nra_reg_get(uint64_t id, struct nra_record_info *out);
 
+/* The owner of `handle` was constructed: marks its record NRA_REC_OWNER and
+ * returns its id, or 0 (one lookup, one lock). */
+uint64_t nra_reg_claim_owner(int rule, int64_t handle);
+
 /* Sets flags on an outstanding record; -ENOENT if it retired already. */
 int nra_reg_set_flags(uint64_t id, unsigned flags);
 

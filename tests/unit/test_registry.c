@@ -29,6 +29,10 @@ static void alloc_then_free(void **state)
     assert_int_equal(nra_reg_lookup_handle(0, 0x1000, &looked), id);
     assert_int_equal(looked.java_site, 3);
     assert_int_equal(nra_reg_lookup_handle(0, 0x1001, &looked), 0);
+    assert_int_equal(nra_reg_claim_owner(0, 0x1000), id);
+    assert_int_equal(nra_reg_lookup_handle(0, 0x1000, &looked), id);
+    assert_true(looked.flags & NRA_REC_OWNER);
+    assert_int_equal(nra_reg_claim_owner(0, 0x1001), 0);
     struct nra_record_info info;
     assert_int_equal(nra_reg_get(id, &info), 0);
     assert_int_equal(info.alloc_tid, 7);
