@@ -342,12 +342,24 @@ static inline void after_alloc(void *p, size_t size, void *caller)
         attribute(t, p, size, (uintptr_t)caller);
 }
 
+/* Removes p's entry, if any. busy is set while a stripe lock may be held,
+ * so a signal handler on this thread that frees memory passes through
+ * instead of spinning on a lock its own thread holds. */
+static inline bool forget(void *p, struct entry *gone)
+{
+    struct thread_state *t = &tls;
+    if (!p || !table_maybe_has((uintptr_t)p) || t->busy)
+        return false;
+    t->busy = 1;
+    bool found = table_remove((uintptr_t)p, gone);
+    t->busy = 0;
+    return found;
+}
+
 static inline void before_free(void *p)
 {
-    if (p && table_maybe_has((uintptr_t)p) && !tls.busy) {
-        struct entry gone;
-        table_remove((uintptr_t)p, &gone);
-    }
+    struct entry gone;
+    forget(p, &gone);
 }
 
 /* ---- hooks ---------------------------------------------------------------- */
@@ -377,10 +389,12 @@ static void hook_free(void *p)
 static void *resize(void *old, size_t n, void *p_new, bool had, const struct entry *e, void *caller)
 {
     if (had) {
+        tls.busy = 1;
         if (p_new)
             table_insert((uintptr_t)p_new, n, e->record_id, e->native_stack, e->java_site);
         else if (n != 0)
             table_insert((uintptr_t)old, e->size, e->record_id, e->native_stack, e->java_site);
+        tls.busy = 0;
     } else if (!old) {
         after_alloc(p_new, n, caller);
     }
@@ -390,7 +404,7 @@ static void *resize(void *old, size_t n, void *p_new, bool had, const struct ent
 static void *hook_realloc(void *old, size_t n)
 {
     struct entry e;
-    bool had = old && table_maybe_has((uintptr_t)old) && !tls.busy && table_remove((uintptr_t)old, &e);
+    bool had = forget(old, &e);
     void *p = real.realloc(old, n);
     return resize(old, n, p, had, &e, __builtin_return_address(0));
 }
@@ -398,7 +412,7 @@ static void *hook_realloc(void *old, size_t n)
 static void *hook_reallocarray(void *old, size_t n, size_t m)
 {
     struct entry e;
-    bool had = old && table_maybe_has((uintptr_t)old) && !tls.busy && table_remove((uintptr_t)old, &e);
+    bool had = forget(old, &e);
     void *p = real.reallocarray(old, n, m);
     return resize(old, n * m, p, had, &e, __builtin_return_address(0));
 }
