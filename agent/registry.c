@@ -216,45 +216,38 @@ int nra_reg_free(int rule, int64_t handle, uint32_t tid, uint64_t now_ns, struct
     return 0;
 }
 
-uint64_t nra_reg_find_handle(int rule, int64_t handle)
+/* The one locked lookup by handle behind the three calls below: returns
+ * the id, copies the record when out is given, and adds flags. */
+static uint64_t with_handle(int rule, int64_t handle, struct nra_record_info *out, unsigned add_flags)
 {
     if (!valid_rule(rule))
         return 0;
     pthread_mutex_lock(&reg.lock);
     struct record *r = find_handle(rule, handle);
-    uint64_t id = r ? r->info.id : 0;
+    uint64_t id = 0;
+    if (r) {
+        r->info.flags |= add_flags;
+        if (out)
+            *out = r->info;
+        id = r->info.id;
+    }
     pthread_mutex_unlock(&reg.lock);
     return id;
+}
+
+uint64_t nra_reg_find_handle(int rule, int64_t handle)
+{
+    return with_handle(rule, handle, NULL, 0);
 }
 
 uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info *out)
 {
-    if (!valid_rule(rule))
-        return 0;
-    pthread_mutex_lock(&reg.lock);
-    struct record *r = find_handle(rule, handle);
-    uint64_t id = 0;
-    if (r) {
-        *out = r->info;
-        id = r->info.id;
-    }
-    pthread_mutex_unlock(&reg.lock);
-    return id;
+    return with_handle(rule, handle, out, 0);
 }
 
 uint64_t nra_reg_claim_owner(int rule, int64_t handle)
 {
-    if (!valid_rule(rule))
-        return 0;
-    pthread_mutex_lock(&reg.lock);
-    struct record *r = find_handle(rule, handle);
-    uint64_t id = 0;
-    if (r) {
-        r->info.flags |= NRA_REC_OWNER;
-        id = r->info.id;
-    }
-    pthread_mutex_unlock(&reg.lock);
-    return id;
+    return with_handle(rule, handle, NULL, NRA_REC_OWNER);
 }
 
 int nra_reg_get(uint64_t id, struct nra_record_info *out)
