@@ -141,15 +141,18 @@ uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint
     struct record *fresh = calloc(1, sizeof(*fresh));
     pthread_mutex_lock(&reg.lock);
     struct nra_rule_counts *c = &reg.counts[rule];
-    c->allocated++;
     struct record *old = find_handle(rule, handle);
     if (old) {
-        /* The native library reused a handle we never saw freed (freed by a
-         * path we do not wrap): the old record cannot be outstanding. */
+        /* The native library reused a handle we never saw freed: it was
+         * freed by a path we do not wrap. Count it freed, so that
+         * outstanding == allocated - freed holds, and say how. */
         c->reused_unfreed++;
+        c->freed++;
         c->outstanding--;
         unlink_record(old);
     }
+    /* A dropped allocation is not counted as allocated: its free will be an
+     * unknown free, and allocated - freed stays the outstanding count. */
     if (!fresh || reg.count >= reg.max) {
         c->dropped++;
         pthread_mutex_unlock(&reg.lock);
@@ -157,6 +160,7 @@ uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint
         free(old);
         return 0;
     }
+    c->allocated++;
     struct record *r = fresh;
     r->info.id = id ? id : reg.next_id++;
     r->info.handle = handle;

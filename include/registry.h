@@ -49,11 +49,11 @@ struct nra_freed_info {
 #define NRA_RECENT_FREES 8
 
 struct nra_rule_counts {
-    uint64_t allocated;
-    uint64_t freed;
+    uint64_t allocated;           /* recorded allocations (dropped ones excluded) */
+    uint64_t freed;               /* includes reused_unfreed */
     uint64_t freed_by_finalizer;
     uint64_t unknown_frees;       /* free native called with a handle we never saw */
-    uint64_t reused_unfreed;      /* alloc returned a handle still outstanding */
+    uint64_t reused_unfreed;      /* alloc returned a handle still outstanding: freed unseen */
     uint64_t dropped;             /* not recorded: the registry was full */
     uint64_t outstanding;
 };

@@ -48,7 +48,7 @@ def contract_errors(r):
                 errs.append("%s: counts.%s missing or negative" % (name, k))
         if errs:
             continue
-        if cnt["outstanding"] != cnt["allocated"] - cnt["freed"] - cnt.get("reused_unfreed", 0):
+        if cnt["outstanding"] != cnt["allocated"] - cnt["freed"]:
             errs.append("%s: outstanding != allocated - freed" % name)
         classes = sum(cnt[k] for k in ("live", "pending_finalization", "finalized_not_freed",
                                        "collected_not_freed", "orphans"))

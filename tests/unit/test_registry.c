@@ -110,6 +110,7 @@ static void reuse_without_free_is_counted(void **state)
     assert_int_equal(c.reused_unfreed, 1);
     assert_int_equal(c.outstanding, 1);
     assert_int_equal(c.allocated, 2);
+    assert_int_equal(c.freed, 1);  /* the reused handle was freed unseen */
 }
 
 static void unknown_free_is_counted(void **state)
@@ -143,7 +144,7 @@ static void bound_drops_and_counts(void **state)
         nra_reg_alloc(0, i, 0, 1, 1, 0);
     struct nra_rule_counts c;
     nra_reg_counts(0, &c);
-    assert_int_equal(c.allocated, 20);
+    assert_int_equal(c.allocated, 16);   /* dropped ones are not counted */
     assert_int_equal(c.outstanding, 16);
     assert_int_equal(c.dropped, 4);
 }
@@ -196,7 +197,8 @@ static void concurrent_alloc_free_8_threads(void **state)
     nra_reg_counts(0, &c);
     assert_int_equal(c.allocated, THREADS * PER_THREAD);
     assert_int_equal(c.unknown_frees, THREADS * PER_THREAD / 10);
-    assert_int_equal(c.freed + c.outstanding + c.reused_unfreed, c.allocated);
+    assert_int_equal(c.freed + c.outstanding, c.allocated);
+    assert_true(c.reused_unfreed > 0);
     int walked = 0;
     nra_reg_for_each(count_record, &walked);
     assert_int_equal((uint64_t)walked, c.outstanding);

@@ -1,0 +1,38 @@
+# The agent under pressure: 8 threads churning engines (exact counts, no
+# crash), every library hooked (hook=all), and bounded tables that overflow
+# (what is dropped is counted and said in the report).
+. "$NRAUDIT_SOURCE/tests/integration/lib.sh"
+
+SSL='c("netty-tcnative-ssl")'
+
+# 8 threads x 500 engines, each created and released: 4000 + netty's probe.
+"$JAVA17" "-agentpath:$AGENT=file=$WORK/threads.json,format=json" -Djava.library.path="$JT/native" \
+    -cp "$(classpath)" nraudit.demo.Scenarios churn 4000 --threads 8 --certs "$JT/certs" >"$WORK/threads.out" 2>&1 \
+    || { tail "$WORK/threads.out"; fail "8 threads run"; }
+$CHECK "$WORK/threads.json" "$SSL['allocated'] == 4001" "$SSL['freed'] == 4001" "$SSL['outstanding'] == 0" \
+    "$SSL['unknown_frees'] == 0" "$SSL['freed_with_residue'] == 4001" \
+    "sum(s['allocations'] for s in sites('netty-tcnative-ssl') if s['size_each'] == 32 and s['scope'] == 'alloc') == 4001" \
+    || fail "8 threads"
+pass "8 threads x 500 engines: 4001 allocated, 4001 freed, 4001 x 32 bytes of residue"
+
+# hook=all: every loaded library but the agent, libc and ld.so is hooked,
+# and the leak is still found exactly.
+"$JAVA17" "-agentpath:$AGENT=file=$WORK/all.json,format=json,hook=all" -Djava.library.path="$JT/native" \
+    -cp "$(classpath)" nraudit.demo.Scenarios handshakes 100 --certs "$JT/certs" >"$WORK/all.out" 2>&1 \
+    || { tail "$WORK/all.out"; fail "hook=all run"; }
+$CHECK "$WORK/all.json" "'libjvm.so' in r['agent']['hooked_libraries']" \
+    "'libnraudit.so' not in r['agent']['hooked_libraries']" \
+    "not any(l.startswith('libc.so') for l in r['agent']['hooked_libraries'])" \
+    "$SSL['freed'] == 201" \
+    "sum(s['allocations'] for s in sites('netty-tcnative-ssl') if s['size_each'] == 32 and s['scope'] == 'alloc') == 201" \
+    || fail "hook=all"
+pass "hook=all: libjvm and the others hooked, the agent and libc not; residue exact"
+
+# Bounded tables: 16 records for 100 held engines; 64 attributed allocations.
+"$JAVA17" "-agentpath:$AGENT=file=$WORK/small.json,format=json,max_records=16,max_allocs=64" \
+    -Djava.library.path="$JT/native" -cp "$(classpath)" nraudit.demo.Scenarios hold 100 --certs "$JT/certs" \
+    >"$WORK/small.out" 2>&1 || { tail "$WORK/small.out"; fail "small tables run"; }
+$CHECK "$WORK/small.json" "$SSL['dropped'] > 0" "$SSL['outstanding'] <= 16" \
+    "$SSL['allocated'] + $SSL['dropped'] == 101" "$SSL['unknown_frees'] == 0" "r['agent']['dropped'] > 0" \
+    "any('not attributed' in n for n in r['agent']['notes'])" || fail "bounded tables"
+pass "bounded tables: drops counted in counts.dropped and agent.dropped, and said in the notes"
