@@ -126,10 +126,7 @@ static bool valid_rule(int rule)
 
 uint64_t nra_reg_reserve_id(void)
 {
-    pthread_mutex_lock(&reg.lock);
-    uint64_t id = reg.next_id++;
-    pthread_mutex_unlock(&reg.lock);
-    return id;
+    return __atomic_fetch_add(&reg.next_id, 1, __ATOMIC_RELAXED);
 }
 
 uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint64_t now_ns,
@@ -162,7 +159,7 @@ uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint
     }
     c->allocated++;
     struct record *r = fresh;
-    r->info.id = id ? id : reg.next_id++;
+    r->info.id = id ? id : __atomic_fetch_add(&reg.next_id, 1, __ATOMIC_RELAXED);
     r->info.handle = handle;
     r->info.rule = rule;
     r->info.alloc_tid = tid;
@@ -276,10 +273,7 @@ int nra_reg_set_flags(uint64_t id, unsigned flags)
 
 uint64_t nra_reg_next_id(void)
 {
-    pthread_mutex_lock(&reg.lock);
-    uint64_t n = reg.next_id;
-    pthread_mutex_unlock(&reg.lock);
-    return n;
+    return __atomic_load_n(&reg.next_id, __ATOMIC_RELAXED);
 }
 
 void nra_reg_counts(int rule, struct nra_rule_counts *out)
