@@ -60,6 +60,19 @@ $CHECK "$WORK/mid.json" \
 head -3 "$WORK/mid.txt" | grep -q "VERDICT: " || fail "text report does not start with the verdict"
 pass "residue: one 32-byte allocation in SSL.newSSL per freed engine; named as netty-tcnative #532"
 
+# The same through the CLI: a fresh report from the running demo, and the
+# staging gate fails on it (netty-tcnative #532).
+"$NRAUDIT_BUILD/nraudit" dump "$SERVER" --format json --out "$WORK/cli.json" || fail "nraudit dump of the demo"
+$CHECK "$WORK/cli.json" 'r["trigger"] == "command"' "$SSL['outstanding'] == $M" "$SSL['live'] == $M" \
+    || fail "nraudit dump: counts"
+set +e
+"$NRAUDIT_BUILD/nraudit" check "$WORK/cli.json" >"$WORK/check.out" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || { cat "$WORK/check.out"; fail "nraudit check on the demo exited $rc, not 1"; }
+grep -q "netty-tcnative #532" "$WORK/check.out" || fail "nraudit check does not name #532"
+pass "nraudit dump of the running demo: fresh report; nraudit check fails it (residue, #532)"
+
 # Release the long-lived connections, stop the server: the exit report.
 touch "$WORK/release-long"
 wait "$LONG" || fail "long-lived client failed"
