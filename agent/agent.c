@@ -159,7 +159,6 @@ static bool add_capabilities(jvmtiEnv *jvmti)
     caps.can_get_line_numbers = 1;
     caps.can_get_source_file_name = 1;
     caps.can_tag_objects = 1;
-    caps.can_generate_object_free_events = 1;
     caps.can_generate_all_class_hook_events = 1;
     return check((*jvmti)->AddCapabilities(jvmti, &caps), "AddCapabilities");
 }
@@ -173,12 +172,11 @@ static bool enable_events(jvmtiEnv *jvmti)
     cb.NativeMethodBind = nra_natives_on_bind;
     cb.DataDumpRequest = on_data_dump;
     cb.ClassFileLoadHook = nra_instrument_on_class_load;
-    cb.ObjectFree = nra_instrument_on_object_free;
     if (!check((*jvmti)->SetEventCallbacks(jvmti, &cb, (jint)sizeof(cb)), "SetEventCallbacks"))
         return false;
     static const jvmtiEvent events[] = {JVMTI_EVENT_VM_INIT, JVMTI_EVENT_VM_DEATH,
                                         JVMTI_EVENT_NATIVE_METHOD_BIND, JVMTI_EVENT_DATA_DUMP_REQUEST,
-                                        JVMTI_EVENT_CLASS_FILE_LOAD_HOOK, JVMTI_EVENT_OBJECT_FREE};
+                                        JVMTI_EVENT_CLASS_FILE_LOAD_HOOK};
     for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
         if (!check((*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, events[i], NULL), "SetEventNotificationMode"))
             return false;

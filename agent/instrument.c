@@ -19,10 +19,16 @@ struct field_cache {
     unsigned n;                   /* published entries */
 };
 
+#define OWNER_CLASSES 4
+
 static struct {
     int active;                   /* atomic: Hooks defined */
-    pthread_mutex_t lock;         /* guards the field caches */
+    pthread_mutex_t lock;         /* guards the writers of the caches below */
     struct field_cache cache[NRA_MAX_RULES];
+    /* The rule's owner class itself (not a subclass), one per class loader
+     * that loaded a copy; written once, published by n_owner_classes. */
+    jweak owner_class[NRA_MAX_RULES][OWNER_CLASSES];
+    unsigned n_owner_classes[NRA_MAX_RULES];
     uint64_t rewritten, tagged, failed_rewrites;
 } ins = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -134,13 +140,15 @@ void JNICALL nra_instrument_on_class_load(jvmtiEnv *jvmti, JNIEnv *env, jclass r
  * and published by the release store of `n`; readers scan without a lock.
  * When the cache is full (more than FIELD_CACHE owner subclasses), lookups
  * go to GetFieldID every time. */
-static jfieldID handle_field(JNIEnv *env, jclass cls, int rule)
+static jfieldID handle_field(JNIEnv *env, jclass cls, int rule, bool *fresh)
 {
     struct field_cache *c = &ins.cache[rule];
     unsigned n = __atomic_load_n(&c->n, __ATOMIC_ACQUIRE);
+    *fresh = false;
     for (unsigned i = 0; i < n; i++)
         if ((*env)->IsSameObject(env, c->cls[i], cls))
             return c->field[i];
+    *fresh = true;
     jfieldID f = (*env)->GetFieldID(env, cls, nra_g.rules.rule[rule].handle_field, "J");
     if (!f) {
         (*env)->ExceptionClear(env);
@@ -160,26 +168,73 @@ static jfieldID handle_field(JNIEnv *env, jclass cls, int rule)
     return f;
 }
 
+jfieldID nra_instrument_handle_field(JNIEnv *env, jclass cls, int rule)
+{
+    bool fresh;
+    return handle_field(env, cls, rule, &fresh);
+}
+
+static bool is_known_owner_class(JNIEnv *env, int rule, jclass cls)
+{
+    unsigned n = __atomic_load_n(&ins.n_owner_classes[rule], __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++)
+        if ((*env)->IsSameObject(env, ins.owner_class[rule][i], cls))
+            return true;
+    return false;
+}
+
+/* Finds the rule's owner class above (or at) the runtime class of a new
+ * owner and remembers it: reports find owners in the heap through it. */
+static void remember_owner_class(JNIEnv *env, int rule, jclass runtime)
+{
+    jclass c = (*env)->NewLocalRef(env, runtime);
+    while (c) {
+        char *sig = NULL;
+        bool match = false;
+        if ((*nra_g.jvmti)->GetClassSignature(nra_g.jvmti, c, &sig, NULL) == JVMTI_ERROR_NONE) {
+            match = nra_class_matches(sig, nra_g.rules.rule[rule].owner_class);
+            (*nra_g.jvmti)->Deallocate(nra_g.jvmti, (unsigned char *)sig);
+        }
+        if (match)
+            break;
+        jclass super = (*env)->GetSuperclass(env, c);
+        (*env)->DeleteLocalRef(env, c);
+        c = super;
+    }
+    if (!c)
+        return;
+    pthread_mutex_lock(&ins.lock);
+    unsigned n = ins.n_owner_classes[rule];
+    if (!is_known_owner_class(env, rule, c) && n < OWNER_CLASSES) {
+        ins.owner_class[rule][n] = (*env)->NewWeakGlobalRef(env, c);
+        if (ins.owner_class[rule][n])
+            __atomic_store_n(&ins.n_owner_classes[rule], n + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&ins.lock);
+    (*env)->DeleteLocalRef(env, c);
+}
+
+/* An owner's constructor returned: mark its record OWNER. No JVMTI tag is
+ * set here (SetTag cost more than everything else the hook does, and tags
+ * make GC post ObjectFree work): reports find owners in the heap through
+ * their class and read their handle field (heapwalk.c). */
 static void constructed(JNIEnv *env, jobject owner, int rule)
 {
     if (!owner || nra_vm_dead() || rule >= nra_g.rules.count)
         return;
     jclass cls = (*env)->GetObjectClass(env, owner);
-    jfieldID f = cls ? handle_field(env, cls, rule) : NULL;
-    if (cls)
-        (*env)->DeleteLocalRef(env, cls);
+    if (!cls)
+        return;
+    bool fresh;
+    jfieldID f = handle_field(env, cls, rule, &fresh);
+    if (f && fresh)  /* a runtime class seen for the first time */
+        remember_owner_class(env, rule, cls);
+    (*env)->DeleteLocalRef(env, cls);
     if (!f)
         return;
     jlong handle = (*env)->GetLongField(env, owner, f);
-    uint64_t id = handle ? nra_reg_claim_owner(rule, handle) : 0;
-    if (id == 0)
-        return;
-    jvmtiError err = (*nra_g.jvmti)->SetTag(nra_g.jvmti, owner, nra_owner_tag(rule, id));
-    if (err != JVMTI_ERROR_NONE) {
-        nra_agent_note("SetTag failed: %s", nra_jvmti_error_name(err));
-        return;
-    }
-    __atomic_add_fetch(&ins.tagged, 1, __ATOMIC_RELAXED);
+    if (handle && nra_reg_claim_owner(rule, handle))
+        __atomic_add_fetch(&ins.tagged, 1, __ATOMIC_RELAXED);
 }
 
 #define CONSTRUCTED(k) \
@@ -199,25 +254,38 @@ static void *const constructed_fns[NRA_MAX_RULES] = {
     (void *)constructed_12, (void *)constructed_13, (void *)constructed_14, (void *)constructed_15,
 };
 
+/* A finalize() began: if `this` is an owner of a rule, mark its record. */
 static void JNICALL finalizing(JNIEnv *env, jclass hooks, jobject owner)
 {
-    (void)env;
     (void)hooks;
-    jlong tag = 0;
     if (!owner || nra_vm_dead())
         return;
-    if ((*nra_g.jvmti)->GetTag(nra_g.jvmti, owner, &tag) != JVMTI_ERROR_NONE)
-        return;
-    if (nra_tag_is_owner(tag))
-        nra_reg_set_flags(nra_tag_id(tag), NRA_REC_FINALIZED);
+    for (int rule = 0; rule < nra_g.rules.count; rule++) {
+        unsigned n = __atomic_load_n(&ins.n_owner_classes[rule], __ATOMIC_ACQUIRE);
+        for (unsigned i = 0; i < n; i++) {
+            if (!(*env)->IsInstanceOf(env, owner, ins.owner_class[rule][i]))
+                continue;
+            jclass cls = (*env)->GetObjectClass(env, owner);
+            jfieldID f = cls ? nra_instrument_handle_field(env, cls, rule) : NULL;
+            if (cls)
+                (*env)->DeleteLocalRef(env, cls);
+            jlong handle = f ? (*env)->GetLongField(env, owner, f) : 0;
+            if (handle)
+                nra_reg_flag_handle(rule, handle, NRA_REC_FINALIZED);
+            return;
+        }
+    }
 }
 
-void JNICALL nra_instrument_on_object_free(jvmtiEnv *jvmti, jlong tag)
+unsigned nra_instrument_owner_classes(JNIEnv *env, int rule, jclass *out, unsigned max)
 {
-    (void)jvmti;
-    /* No JNI here. The record may have retired already (freed): ignored. */
-    if (nra_tag_is_owner(tag))
-        nra_reg_set_flags(nra_tag_id(tag), NRA_REC_COLLECTED);
+    unsigned n = 0, have = __atomic_load_n(&ins.n_owner_classes[rule], __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < have && n < max; i++) {
+        jclass c = (*env)->NewLocalRef(env, ins.owner_class[rule][i]);
+        if (c)
+            out[n++] = c;
+    }
+    return n;
 }
 
 int nra_instrument_define_hooks(JNIEnv *env)

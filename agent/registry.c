@@ -251,6 +251,11 @@ uint64_t nra_reg_claim_owner(int rule, int64_t handle)
     return with_handle(rule, handle, NULL, NRA_REC_OWNER);
 }
 
+uint64_t nra_reg_flag_handle(int rule, int64_t handle, unsigned flags)
+{
+    return with_handle(rule, handle, NULL, flags);
+}
+
 int nra_reg_get(uint64_t id, struct nra_record_info *out)
 {
     pthread_mutex_lock(&reg.lock);

@@ -31,8 +31,6 @@ static void count_flags(const struct nra_record_info *rec, void *arg)
     nra_idset_add(&w->outstanding, rec->id);
     if (rec->flags & NRA_REC_FINALIZED)
         w->s->rule[rec->rule].finalized_not_freed++;
-    else if (rec->flags & NRA_REC_COLLECTED)
-        w->s->rule[rec->rule].collected_not_freed++;
 }
 
 struct residue_walk {

@@ -61,9 +61,9 @@ int nra_series_write_line(const struct nra_sample *s, const struct nra_ruleset *
                 fputc(*c, o);
         fprintf(o, "\":{\"allocated\":%" PRIu64 ",\"freed\":%" PRIu64 ",\"outstanding\":%" PRIu64
                    ",\"residue_bytes\":%" PRIu64 ",\"residue_allocations\":%" PRIu64
-                   ",\"finalized_not_freed\":%" PRIu64 ",\"collected_not_freed\":%" PRIu64 "}",
+                   ",\"finalized_not_freed\":%" PRIu64 "}",
                 r->allocated, r->freed, r->outstanding, r->residue_bytes, r->residue_allocations,
-                r->finalized_not_freed, r->collected_not_freed);
+                r->finalized_not_freed);
     }
     fputs("}}\n", o);
     return ferror(o) ? -1 : 0;

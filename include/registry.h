@@ -22,7 +22,6 @@
 enum nra_record_flag {
     NRA_REC_OWNER = 1u << 0,      /* the owner's constructor tagged it */
     NRA_REC_FINALIZED = 1u << 1,  /* the owner's finalize() started */
-    NRA_REC_COLLECTED = 1u << 2,  /* ObjectFree: the owner was collected */
 };
 
 struct nra_record_info {
@@ -88,6 +87,9 @@ int nra_reg_get(uint64_t id, struct nra_record_info *out);
 /* The owner of `handle` was constructed: marks its record NRA_REC_OWNER and
  * returns its id, or 0 (one lookup, one lock). */
 uint64_t nra_reg_claim_owner(int rule, int64_t handle);
+
+/* Adds flags to the outstanding record of `handle`; returns its id or 0. */
+uint64_t nra_reg_flag_handle(int rule, int64_t handle, unsigned flags);
 
 /* Sets flags on an outstanding record; -ENOENT if it retired already. */
 int nra_reg_set_flags(uint64_t id, unsigned flags);

@@ -20,7 +20,7 @@
 struct nra_series_rule {
     uint64_t allocated, freed, outstanding;
     uint64_t residue_bytes, residue_allocations;
-    uint64_t finalized_not_freed, collected_not_freed;  /* from owner flags, no heap walk */
+    uint64_t finalized_not_freed;  /* from owner flags: a tick never walks the heap */
 };
 
 struct nra_sample {

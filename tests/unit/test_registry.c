@@ -158,7 +158,8 @@ static void finalized_free_counts_as_by_finalizer(void **state)
     struct nra_rule_counts c;
     nra_reg_counts(1, &c);
     assert_int_equal(c.freed_by_finalizer, 1);
-    assert_int_equal(nra_reg_set_flags(id, NRA_REC_COLLECTED), -ENOENT);
+    assert_int_equal(nra_reg_set_flags(id, NRA_REC_FINALIZED), -ENOENT);
+    assert_int_equal(nra_reg_flag_handle(1, 0x77, NRA_REC_FINALIZED), 0);
 }
 
 static void count_record(const struct nra_record_info *rec, void *arg)
