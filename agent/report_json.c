@@ -1,6 +1,7 @@
 /* report_json.c — writes a report as JSON (schema nraudit/report-v1, see
  * docs/report-format.md). Keys of ../shared/report-contract.md keep their
  * meaning; additions are documented. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -283,5 +284,5 @@ int nra_report_write_json(const struct nra_report *r, FILE *o)
     fputs("],", o);
     finalizer(o, &r->finalizer);
     fputs("}\n", o);
-    return ferror(o) ? -1 : 0;
+    return ferror(o) ? -EIO : 0;
 }

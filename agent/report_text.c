@@ -1,6 +1,7 @@
 /* report_text.c — the report people read: the verdict first, then per rule
  * the counts, the residue sites and the oldest outstanding handles grouped
  * by the Java code that created them. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -202,5 +203,5 @@ int nra_report_write_text(const struct nra_report *r, FILE *o)
     fprintf(o, "agent: options '%s', dropped %" PRIu64 "\n", r->options, r->dropped);
     for (unsigned i = 0; i < r->n_notes; i++)
         fprintf(o, "note: %s\n", r->notes[i]);
-    return ferror(o) ? -1 : 0;
+    return ferror(o) ? -EIO : 0;
 }

@@ -1,6 +1,7 @@
 /* series.c — see include/series.h. */
 #include "series.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -66,7 +67,7 @@ int nra_series_write_line(const struct nra_sample *s, const struct nra_ruleset *
                 r->finalized_not_freed);
     }
     fputs("}}\n", o);
-    return ferror(o) ? -1 : 0;
+    return ferror(o) ? -EIO : 0;
 }
 
 int64_t nra_series_rss(void)
