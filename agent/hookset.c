@@ -91,7 +91,7 @@ static int patch_if_openssl(const struct link_map *dep, void *arg)
 
 static bool is_excluded(const struct link_map *lm)
 {
-    static const char *const skip[] = {"libc.so", "ld-linux", "libnraudit.so", "libunwind", "libpthread.so",
+    static const char *const skip[] = {"libc.so", "ld-linux", "libunwind", "libpthread.so",
                                        "libdl.so", "libm.so", "libgcc_s.so", NULL};
     const char *b = base_name(lm->l_name ? lm->l_name : "");
     if (b[0] == '\0')

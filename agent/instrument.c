@@ -29,7 +29,7 @@ static struct {
      * that loaded a copy; written once, published by n_owner_classes. */
     jweak owner_class[NRA_MAX_RULES][OWNER_CLASSES];
     unsigned n_owner_classes[NRA_MAX_RULES];
-    uint64_t rewritten, tagged, failed_rewrites;
+    uint64_t rewritten, claimed;
 } ins = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 bool nra_instrument_active(void)
@@ -44,7 +44,7 @@ uint64_t nra_instrument_classes_rewritten(void)
 
 uint64_t nra_instrument_owners_tagged(void)
 {
-    return __atomic_load_n(&ins.tagged, __ATOMIC_RELAXED);
+    return __atomic_load_n(&ins.claimed, __ATOMIC_RELAXED);
 }
 
 /* ---- class rewriting ------------------------------------------------------------ */
@@ -53,7 +53,7 @@ uint64_t nra_instrument_owners_tagged(void)
  * unnamed module where nraudit/Hooks is: never instrument them. */
 static bool is_jdk_class(const char *name)
 {
-    static const char *const prefixes[] = {"java/", "javax/", "jdk/", "sun/", "com/sun/", "nraudit/Hooks", NULL};
+    static const char *const prefixes[] = {"java/", "javax/", "jdk/", "sun/", "com/sun/", NULL};
     for (const char *const *p = prefixes; *p; p++)
         if (strncmp(name, *p, strlen(*p)) == 0)
             return true;
@@ -105,7 +105,6 @@ static void rewrite_class(jvmtiEnv *jvmti, const char *name, int rule, bool fina
         rc = rewrite_pass(&buf, &size, &owned, NRA_HOOKS_FINALIZING, &fin);
     }
     if (rc != 0) {
-        __atomic_add_fetch(&ins.failed_rewrites, 1, __ATOMIC_RELAXED);
         nra_agent_note("could not instrument %s (%s): its owners are not tracked", name, strerror(-rc));
     } else if (owned) {
         hand_to_jvm(jvmti, buf, size, new_len, new_data);
@@ -129,7 +128,7 @@ void JNICALL nra_instrument_on_class_load(jvmtiEnv *jvmti, JNIEnv *env, jclass r
         return;
     /* Any application class's finalize() is hooked: its superclass may not
      * be loaded yet, so whether it descends from an owner is unknown here.
-     * The hook only acts on tagged owners. */
+     * The hook only acts on instances of a rule's owner class. */
     if (rule >= 0 || declares_finalize)
         rewrite_class(jvmti, name, rule, declares_finalize, data, len, new_len, new_data);
 }
@@ -234,7 +233,7 @@ static void constructed(JNIEnv *env, jobject owner, int rule)
         return;
     jlong handle = (*env)->GetLongField(env, owner, f);
     if (handle && nra_reg_claim_owner(rule, handle))
-        __atomic_add_fetch(&ins.tagged, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&ins.claimed, 1, __ATOMIC_RELAXED);
 }
 
 #define CONSTRUCTED(k) \

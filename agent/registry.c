@@ -97,13 +97,6 @@ int nra_reg_init(unsigned max_records)
     return 0;
 }
 
-void nra_reg_shutdown(void)
-{
-    pthread_mutex_lock(&reg.lock);
-    clear_all();
-    pthread_mutex_unlock(&reg.lock);
-}
-
 static struct record *find_handle(int rule, int64_t handle)
 {
     struct handle_key key = {.handle = handle, .rule = rule};
@@ -217,7 +210,7 @@ int nra_reg_free(int rule, int64_t handle, uint32_t tid, uint64_t now_ns, struct
     return 0;
 }
 
-/* The one locked lookup by handle behind the three calls below: returns
+/* The one locked lookup by handle behind the calls below: returns
  * the id, copies the record when out is given, and adds flags. */
 static uint64_t with_handle(int rule, int64_t handle, struct nra_record_info *out, unsigned add_flags)
 {
@@ -234,11 +227,6 @@ static uint64_t with_handle(int rule, int64_t handle, struct nra_record_info *ou
     }
     pthread_mutex_unlock(&reg.lock);
     return id;
-}
-
-uint64_t nra_reg_find_handle(int rule, int64_t handle)
-{
-    return with_handle(rule, handle, NULL, 0);
 }
 
 uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info *out)
@@ -264,21 +252,6 @@ int nra_reg_get(uint64_t id, struct nra_record_info *out)
         *out = r->info;
     pthread_mutex_unlock(&reg.lock);
     return r ? 0 : -ENOENT;
-}
-
-int nra_reg_set_flags(uint64_t id, unsigned flags)
-{
-    pthread_mutex_lock(&reg.lock);
-    struct record *r = find_id(id);
-    if (r)
-        r->info.flags |= flags;
-    pthread_mutex_unlock(&reg.lock);
-    return r ? 0 : -ENOENT;
-}
-
-uint64_t nra_reg_next_id(void)
-{
-    return __atomic_load_n(&reg.next_id, __ATOMIC_RELAXED);
 }
 
 void nra_reg_counts(int rule, struct nra_rule_counts *out)

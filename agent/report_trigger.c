@@ -25,7 +25,6 @@
 
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int slot_rule(unsigned slot);
 static int artifact_of(int rule, char *artifact, size_t alen, char *version, size_t vlen);
 
 static const struct nra_report_sources sources = {
@@ -33,7 +32,7 @@ static const struct nra_report_sources sources = {
     .java_frame = nra_java_frame_name,
     .slot_name = nra_natives_slot_name,
     .slot_role = nra_natives_slot_role,
-    .slot_rule = slot_rule,
+    .slot_rule = nra_natives_slot_rule,
     .slot_address = nra_natives_slot_address,
     .bound_name = nra_natives_bound_name,
     .skipped = nra_natives_skipped,
@@ -49,10 +48,6 @@ static int artifact_of(int rule, char *artifact, size_t alen, char *version, siz
     return nra_artifact_version(report_env, rule, artifact, alen, version, vlen);
 }
 
-static int slot_rule(unsigned slot)
-{
-    return nra_natives_slot_rule(slot);
-}
 
 static uint64_t wall_ms(void)
 {
@@ -66,6 +61,9 @@ static void add_agent_notes(struct nra_report *r)
     pthread_mutex_lock(&nra_g.notes_lock);
     for (int i = 0; i < nra_g.n_notes; i++)
         nra_report_add_note(r, "%s", nra_g.notes[i]);
+    if (nra_g.notes_dropped)
+        nra_report_add_note(r, "%llu further agent notes were dropped (at most %d are kept)",
+                            (unsigned long long)nra_g.notes_dropped, NRA_MAX_NOTES);
     pthread_mutex_unlock(&nra_g.notes_lock);
     r->n_hooked = nra_hookset_hooked(r->hooked, 16);
     r->stats.java_stacks_captured = nra_java_stacks_captured();

@@ -12,7 +12,6 @@ static struct {
     pthread_mutex_t lock;
     struct nra_sample ring[NRA_SERIES_CAP];
     size_t next, count;
-    uint64_t dropped;
 } ser = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void nra_series_add(const struct nra_sample *s)
@@ -22,8 +21,6 @@ void nra_series_add(const struct nra_sample *s)
     ser.next = (ser.next + 1) % NRA_SERIES_CAP;
     if (ser.count < NRA_SERIES_CAP)
         ser.count++;
-    else
-        ser.dropped++;
     pthread_mutex_unlock(&ser.lock);
 }
 
@@ -36,14 +33,6 @@ size_t nra_series_get(struct nra_sample *out, size_t max)
         out[i] = ser.ring[(start + i) % NRA_SERIES_CAP];
     pthread_mutex_unlock(&ser.lock);
     return n;
-}
-
-uint64_t nra_series_dropped(void)
-{
-    pthread_mutex_lock(&ser.lock);
-    uint64_t d = ser.dropped;
-    pthread_mutex_unlock(&ser.lock);
-    return d;
 }
 
 int nra_series_write_line(const struct nra_sample *s, const struct nra_ruleset *rules, FILE *o)

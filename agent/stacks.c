@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
 
 struct stack {
     uint64_t hash;
@@ -127,20 +125,6 @@ unsigned nra_stack_get(uint32_t id, uintptr_t *out, unsigned max)
         memcpy(out, s->frames, n * sizeof(*out));
     }
     pthread_mutex_unlock(&st.lock);
-    return n;
-}
-
-unsigned nra_stack_capture_native(uintptr_t *pcs, unsigned max, unsigned skip)
-{
-    void *buf[NRA_STACK_MAX_FRAMES + 16];
-    unsigned want = max + skip + 1;
-    if (want > sizeof(buf) / sizeof(buf[0]))
-        want = sizeof(buf) / sizeof(buf[0]);
-    int got = unw_backtrace(buf, (int)want);
-    unsigned n = 0;
-    /* +1: skip this function's own frame too. */
-    for (int i = (int)skip + 1; i < got && n < max; i++)
-        pcs[n++] = (uintptr_t)buf[i];
     return n;
 }
 

@@ -6,10 +6,11 @@
  * modules while holding its lock.
  *
  * Invariants: record ids are assigned from 1 upward and never reused, so an
- * owner's JVMTI tag (= record id) stays meaningful after its record retires.
- * A record lives while its handle is outstanding; freeing retires it, so an
- * id below nra_reg_next_id() that is not found belongs to a freed handle.
- * Every outstanding handle has exactly one record in the handle map.
+ * attributed allocation's record id stays meaningful after its record
+ * retires. A record lives while its handle is outstanding; freeing retires
+ * it, so a record id that is not found belongs to a freed handle (or to an
+ * alloc native that failed). Every outstanding handle has exactly one record
+ * in the handle map.
  */
 #ifndef NRA_REGISTRY_H
 #define NRA_REGISTRY_H
@@ -59,7 +60,6 @@ struct nra_rule_counts {
 
 /* Sets the bound on outstanding records and clears everything. */
 int nra_reg_init(unsigned max_records);
-void nra_reg_shutdown(void);
 
 /* Takes the next record id before the alloc native runs, so allocations
  * made inside it can be attributed before the handle is known. */
@@ -75,10 +75,7 @@ uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint
  * record's info, or -ENOENT (counted as unknown_frees). */
 int nra_reg_free(int rule, int64_t handle, uint32_t tid, uint64_t now_ns, struct nra_record_info *freed);
 
-/* Id of the outstanding record of `handle`, or 0. */
-uint64_t nra_reg_find_handle(int rule, int64_t handle);
-
-/* The same, also copying the record (one lookup, one lock). */
+/* Id of the outstanding record of `handle` (copied to out), or 0. */
 uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info *out);
 
 /* Outstanding record by id; -ENOENT if retired (freed) or unknown. */
@@ -91,11 +88,6 @@ uint64_t nra_reg_claim_owner(int rule, int64_t handle);
 /* Adds flags to the outstanding record of `handle`; returns its id or 0. */
 uint64_t nra_reg_flag_handle(int rule, int64_t handle, unsigned flags);
 
-/* Sets flags on an outstanding record; -ENOENT if it retired already. */
-int nra_reg_set_flags(uint64_t id, unsigned flags);
-
-/* Ids handed out so far are < this. */
-uint64_t nra_reg_next_id(void);
 
 /* Copies the counters of a rule. */
 void nra_reg_counts(int rule, struct nra_rule_counts *out);

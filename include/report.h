@@ -147,9 +147,9 @@ struct nra_report_sources {
 };
 
 /* Builds the rule sections (counts, residue sites, outstanding groups,
- * findings) into r, whose header fields the caller fills. The
- * reachability classes stay: outstanding is put in `live` (unclassified)
- * until nra_report_classify_done() is told otherwise. Returns 0 or -ENOMEM. */
+ * findings) into r, whose header fields the caller fills. Outstanding
+ * handles are all put in `live` (unclassified) until the caller's
+ * reachability walk classifies them. Returns 0 or -ENOMEM. */
 int nra_report_build(struct nra_report *r, const struct nra_report_sources *src);
 
 /* Recomputes findings after the caller changed counts (reachability). */

@@ -38,9 +38,6 @@ void nra_series_add(const struct nra_sample *s);
 /* Copies up to max of the newest samples, oldest first; returns the count. */
 size_t nra_series_get(struct nra_sample *out, size_t max);
 
-/* Samples dropped from the ring since start. */
-uint64_t nra_series_dropped(void);
-
 /* Writes one JSON line (schema nraudit/series-v1) for s. */
 int nra_series_write_line(const struct nra_sample *s, const struct nra_ruleset *rules, FILE *out);
 

@@ -1,5 +1,5 @@
 /* stacks — interns call stacks (native PCs, or Java method/location pairs)
- * into small ids, and captures native stacks with libunwind.
+ * into small ids.
  *
  * Owns: the interned stack table (bounded; drops are counted).
  * Must not: call JVMTI/JNI, or allocate through a hooked allocator (it runs
@@ -26,10 +26,6 @@ uint32_t nra_stack_intern(enum nra_stack_kind kind, const uintptr_t *frames, uns
 
 /* Copies up to max frames of stack `id` into out; returns the count, or 0. */
 unsigned nra_stack_get(uint32_t id, uintptr_t *out, unsigned max);
-
-/* Captures the calling thread's native stack, skipping `skip` innermost
- * frames. Returns the number of PCs stored. */
-unsigned nra_stack_capture_native(uintptr_t *pcs, unsigned max, unsigned skip);
 
 uint64_t nra_stacks_dropped(void);
 unsigned nra_stacks_count(void);
