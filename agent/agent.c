@@ -26,7 +26,6 @@
 #include "stacks.h"
 
 #define EXPORT __attribute__((visibility("default")))
-#define MAX_STACKS 65536
 
 struct nra_agent nra_g = {.notes_lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -199,7 +198,7 @@ static bool load_rules(void)
 static bool init_tables(void)
 {
     int rc;
-    if ((rc = nra_reg_init(nra_g.opts.max_records)) != 0 || (rc = nra_stacks_init(MAX_STACKS)) != 0 ||
+    if ((rc = nra_reg_init(nra_g.opts.max_records)) != 0 || (rc = nra_stacks_init(NRA_STACKS_MAX)) != 0 ||
         (rc = nra_alloc_init(nra_g.opts.max_allocs)) != 0) {
         nra_log_error("cannot set up tables: %s", strerror(-rc));
         return false;

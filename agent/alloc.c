@@ -596,3 +596,10 @@ uint64_t nra_alloc_site_owners(uint32_t native_stack)
     }
     return most;
 }
+
+int nra_alloc_stack_slot(uint32_t native_stack)
+{
+    uintptr_t pcs[NRA_STACK_MAX_FRAMES];
+    unsigned n = nra_stack_get(native_stack, pcs, NRA_STACK_MAX_FRAMES);
+    return n && (pcs[n - 1] & NRA_FRAME_SLOT_TAG) ? (int)NRA_FRAME_SLOT(pcs[n - 1]) : -1;
+}

@@ -123,7 +123,7 @@ static int native_stack_of(uint32_t id, const struct nra_report_sources *src, st
                 native_frame(pcs[i], &site->native[site->n_native++]);
             continue;
         }
-        slot = (int)(pcs[i] & 0xffff);
+        slot = (int)NRA_FRAME_SLOT(pcs[i]);
         const char *name = src->slot_name ? src->slot_name((unsigned)slot) : NULL;
         if (name)
             snprintf(site->scope_native, sizeof(site->scope_native), "%s", name);
@@ -231,11 +231,8 @@ static int by_site_then_record(const void *pa, const void *pb)
 
 static int rule_of_stack(uint32_t native_stack, const struct nra_report_sources *src)
 {
-    uintptr_t pcs[NRA_STACK_MAX_FRAMES];
-    unsigned n = nra_stack_get(native_stack, pcs, NRA_STACK_MAX_FRAMES);
-    if (n == 0 || !(pcs[n - 1] & NRA_FRAME_SLOT_TAG) || !src->slot_rule)
-        return -1;
-    return src->slot_rule((unsigned)(pcs[n - 1] & 0xffff));
+    int slot = nra_alloc_stack_slot(native_stack);
+    return slot >= 0 && src->slot_rule ? src->slot_rule((unsigned)slot) : -1;
 }
 
 /* Splits the attributed allocations: held by outstanding handles (counted

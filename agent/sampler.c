@@ -35,24 +35,21 @@ static void count_flags(const struct nra_record_info *rec, void *arg)
 
 struct residue_walk {
     struct flag_walk *w;
-    int8_t *rule_of_stack;   /* by native stack id: rule + 1, 0 = not looked up */
+    int8_t *rule_of_stack;   /* by native stack id: rule + 2 (1: no rule), 0 = not looked up */
 };
-
-#define STACK_IDS 65536
 
 /* The rule of an attributed allocation whose record retired is known from
  * the slot tag at the end of its native stack. */
 static int rule_of(struct residue_walk *rw, uint32_t stack)
 {
-    if (stack >= STACK_IDS)
+    if (stack >= NRA_STACKS_MAX)
         return -1;
     if (rw->rule_of_stack[stack] == 0) {
-        uintptr_t pcs[NRA_STACK_MAX_FRAMES];
-        unsigned n = nra_stack_get(stack, pcs, NRA_STACK_MAX_FRAMES);
-        int rule = n && (pcs[n - 1] & NRA_FRAME_SLOT_TAG) ? nra_natives_slot_rule((unsigned)(pcs[n - 1] & 0xffff)) : -1;
-        rw->rule_of_stack[stack] = (int8_t)(rule + 1);
+        int slot = nra_alloc_stack_slot(stack);
+        int rule = slot >= 0 ? nra_natives_slot_rule((unsigned)slot) : -1;
+        rw->rule_of_stack[stack] = (int8_t)(rule + 2);
     }
-    return rw->rule_of_stack[stack] - 1;
+    return rw->rule_of_stack[stack] - 2;
 }
 
 static void add_residue(const struct nra_alloc_info *a, void *arg)
@@ -106,7 +103,7 @@ void nra_sampler_take(JNIEnv *env, struct nra_sample *s)
     }
     struct flag_walk fw = {.s = s};
     nra_reg_for_each(count_flags, &fw);
-    struct residue_walk rw = {.w = &fw, .rule_of_stack = calloc(STACK_IDS, 1)};
+    struct residue_walk rw = {.w = &fw, .rule_of_stack = calloc(NRA_STACKS_MAX, 1)};
     if (rw.rule_of_stack && !fw.outstanding.oom)
         nra_alloc_for_each(add_residue, &rw);
     free(rw.rule_of_stack);

@@ -28,9 +28,10 @@ struct nra_scope {
     struct nra_scope *outer;
 };
 
-/* A frame value in an interned native stack that is not a PC: it marks that
- * the frame before it is the bound native of wrapper slot (v & 0xffff). */
+/* A frame value in an interned native stack that is not a PC: it ends every
+ * site's stack and names the wrapper slot whose native was running. */
 #define NRA_FRAME_SLOT_TAG ((uintptr_t)1 << 63)
+#define NRA_FRAME_SLOT(v) ((unsigned)((v) & 0xffff))
 /* Set in the tag when the unwind reached the wrapper: the stack is whole
  * (else it was cut at its depth bound or at code without unwind data). */
 #define NRA_FRAME_COMPLETE ((uintptr_t)1 << 62)
@@ -73,6 +74,9 @@ void nra_alloc_scope_leave(struct nra_scope *s);
 void nra_alloc_for_each(void (*fn)(const struct nra_alloc_info *a, void *arg), void *arg);
 
 void nra_alloc_get_stats(struct nra_alloc_stats *out);
+
+/* The wrapper slot named by the tag that ends an interned site stack, or -1. */
+int nra_alloc_stack_slot(uint32_t native_stack);
 
 /* How many distinct records ever allocated at this native stack (summed
  * over its signatures): 1 means a one-time initialisation. */

@@ -104,7 +104,9 @@ static void site_ends_with_slot_tag(void **state)
     uintptr_t pcs[NRA_STACK_MAX_FRAMES];
     unsigned n = nra_stack_get(t.stack, pcs, NRA_STACK_MAX_FRAMES);
     assert_true(n >= 2);
-    assert_int_equal(pcs[n - 1], NRA_FRAME_SLOT_TAG | 5);
+    assert_int_equal(pcs[n - 1] & ~NRA_FRAME_COMPLETE, NRA_FRAME_SLOT_TAG | 5);
+    assert_int_equal(nra_alloc_stack_slot(t.stack), 5);
+    assert_int_equal(nra_alloc_stack_slot(0), -1);
     assert_int_equal(nra_alloc_site_owners(t.stack), 1);
     h_free(a);
 }
