@@ -2,6 +2,7 @@
 #include "options.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,14 @@ void nra_options_defaults(struct nra_options *opts)
     opts->series_max_kb = 65536;
 }
 
-static int fail(char *err, size_t err_len, const char *fmt, const char *a, const char *b)
+static int fail(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t err_len, const char *fmt, ...)
 {
-    snprintf(err, err_len, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
     return -EINVAL;
 }
 
@@ -34,10 +40,10 @@ static int parse_formats(const char *v, unsigned *out, char *err, size_t err_len
 {
     char buf[64];
     if (strlen(v) >= sizeof(buf) || v[0] == '\0')
-        return fail(err, err_len, "format=%s: expected text, json, pprof or html, several joined by '+' (e.g. text+json)%s", v, "");
+        return fail(err, err_len, "format=%s: expected text, json, pprof or html, several joined by '+' (e.g. text+json)", v);
     size_t n = strlen(v);
     if (v[0] == '+' || v[n - 1] == '+' || strstr(v, "++"))
-        return fail(err, err_len, "format=%s: empty format name; accepted: text, json, pprof, html (join several with '+')%s", v, "");
+        return fail(err, err_len, "format=%s: empty format name; accepted: text, json, pprof, html (join several with '+')", v);
     strcpy(buf, v);
     unsigned set = 0;
     for (char *save = NULL, *tok = strtok_r(buf, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
@@ -99,12 +105,12 @@ static int set_option(struct nra_options *o, const char *key, const char *v, cha
 
     if (strcmp(key, "file") == 0) {
         if (v[0] == '\0')
-            return fail(err, err_len, "file=: expected a report path template (e.g. file=/tmp/nraudit-%%p)%s%s", "", "");
+            return fail(err, err_len, "file=: expected a report path template (e.g. file=/tmp/nraudit-%%p)");
         if (strlen(v) >= sizeof(o->file) - 16)
-            return fail(err, err_len, "file=%.64s...: path too long%s", v, "");
+            return fail(err, err_len, "file=%.64s...: path too long", v);
         char probe[NRA_PATH_MAX];
         if (nra_options_expand_path(v, 1, 1, "", probe, sizeof(probe)) != 0)
-            return fail(err, err_len, "file=%s: unknown %% sequence; accepted: %%p (pid), %%t (timestamp), %%%%%s", v, "");
+            return fail(err, err_len, "file=%s: unknown %% sequence; accepted: %%p (pid), %%t (timestamp), %%%%", v);
         snprintf(o->file, sizeof(o->file), "%s", v);
     } else if (strcmp(key, "format") == 0) {
         rc = parse_formats(v, &o->formats, err, err_len);
@@ -119,7 +125,7 @@ static int set_option(struct nra_options *o, const char *key, const char *v, cha
             o->reachability = choice == 1;
     } else if (strcmp(key, "rules") == 0) {
         if (v[0] == '\0' || strlen(v) >= sizeof(o->rules_file))
-            return fail(err, err_len, "rules=%s: expected the path of a rules file%s", v, "");
+            return fail(err, err_len, "rules=%s: expected the path of a rules file", v);
         snprintf(o->rules_file, sizeof(o->rules_file), "%s", v);
     } else if (strcmp(key, "interval") == 0) {
         rc = parse_uint(key, v, 0, 86400, &o->interval, err, err_len);
@@ -136,7 +142,7 @@ static int set_option(struct nra_options *o, const char *key, const char *v, cha
     } else {
         return fail(err, err_len,
                     "unknown option '%s'; accepted: file, format, log, hook, reachability, rules, "
-                    "interval, series_max_kb, java_depth, java_sample, max_records, max_allocs, report%s", key, "");
+                    "interval, series_max_kb, java_depth, java_sample, max_records, max_allocs, report", key);
     }
     return rc;
 }
@@ -146,7 +152,7 @@ int nra_options_parse(const char *text, struct nra_options *o, char *err, size_t
     if (text == NULL || text[0] == '\0')
         return 0;
     if (strlen(text) >= MAX_TOKEN)
-        return fail(err, err_len, "option string longer than %s characters%s", "4095", "");
+        return fail(err, err_len, "option string longer than %d characters", MAX_TOKEN - 1);
     char buf[MAX_TOKEN];
     strcpy(buf, text);
     /* Split by hand: strtok would silently merge empty items (",,"). */
@@ -156,7 +162,7 @@ int nra_options_parse(const char *text, struct nra_options *o, char *err, size_t
         if (comma)
             *comma = '\0';
         if (item[0] == '\0')
-            return fail(err, err_len, "empty option in '%s' (options are key=value separated by ',')%s", text, "");
+            return fail(err, err_len, "empty option in '%s' (options are key=value separated by ',')", text);
         /* key=value, or key:value: jcmd's argument parser splits tokens at
          * '=', so commands through JVMTI.agent_load can use ':' instead. */
         char *eq = item + strcspn(item, "=:");
@@ -168,7 +174,7 @@ int nra_options_parse(const char *text, struct nra_options *o, char *err, size_t
                 o->report_now = true;
                 rc = 0;
             } else {
-                rc = fail(err, err_len, "option '%s' needs a value (key=value)%s", item, "");
+                rc = fail(err, err_len, "option '%s' needs a value (key=value)", item);
             }
         } else {
             *eq = '\0';
