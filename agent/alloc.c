@@ -491,9 +491,10 @@ int nra_alloc_init(unsigned max_allocs)
     int rc = resolve_real();
     if (rc)
         return rc;
+    /* The bound is max_allocs rounded up to a multiple of the stripes. */
     unsigned per_stripe = (max_allocs + STRIPES - 1) / STRIPES;
-    if (per_stripe < 4)
-        per_stripe = 4;
+    if (per_stripe == 0)
+        per_stripe = 1;
     unsigned buckets = 4;
     while (buckets < per_stripe)
         buckets <<= 1;

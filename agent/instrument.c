@@ -29,7 +29,7 @@ static struct {
      * that loaded a copy; written once, published by n_owner_classes. */
     jweak owner_class[NRA_MAX_RULES][OWNER_CLASSES];
     unsigned n_owner_classes[NRA_MAX_RULES];
-    uint64_t rewritten, claimed;
+    uint64_t rewritten;
 } ins = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 bool nra_instrument_active(void)
@@ -42,10 +42,6 @@ uint64_t nra_instrument_classes_rewritten(void)
     return __atomic_load_n(&ins.rewritten, __ATOMIC_RELAXED);
 }
 
-uint64_t nra_instrument_owners_tagged(void)
-{
-    return __atomic_load_n(&ins.claimed, __ATOMIC_RELAXED);
-}
 
 /* ---- class rewriting ------------------------------------------------------------ */
 
@@ -232,8 +228,8 @@ static void constructed(JNIEnv *env, jobject owner, int rule)
     if (!f)
         return;
     jlong handle = (*env)->GetLongField(env, owner, f);
-    if (handle && nra_reg_claim_owner(rule, handle))
-        __atomic_add_fetch(&ins.claimed, 1, __ATOMIC_RELAXED);
+    if (handle)
+        nra_reg_claim_owner(rule, handle);
 }
 
 #define CONSTRUCTED(k) \

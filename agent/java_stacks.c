@@ -51,7 +51,12 @@ uint32_t nra_java_site_for_record(int rule)
 {
     if (nra_g.opts.java_depth == 0 || rule < 0 || rule >= NRA_MAX_RULES)
         return 0;
-    uint64_t nth = __atomic_fetch_add(&per_rule_records[rule], 1, __ATOMIC_RELAXED);
+    /* Counting stops at ALWAYS_FIRST: past it nobody reads the count, and
+     * a shared counter written by every creating thread costs a cache-line
+     * transfer per record. */
+    uint64_t nth = __atomic_load_n(&per_rule_records[rule], __ATOMIC_RELAXED);
+    if (nth < ALWAYS_FIRST)
+        nth = __atomic_fetch_add(&per_rule_records[rule], 1, __ATOMIC_RELAXED);
     unsigned every = nra_g.opts.java_sample;
     if (nth < ALWAYS_FIRST || every <= 1 || ts.last_site[rule] == 0 || ts.countdown[rule] == 0) {
         ts.countdown[rule] = every > 1 ? every - 1 : 0;

@@ -60,6 +60,12 @@ static struct {
 static jlong call_alloc(unsigned i, struct slot *s, JNIEnv *env, jobject self, PARAMS)
 {
     uint64_t id = nra_reg_reserve_id();
+    if (id == 0) {  /* registry full: not tracked, and counted */
+        jlong handle = s->original(env, self, ARGS);
+        if (handle != 0)
+            nra_reg_count_dropped(s->rule);
+        return handle;
+    }
     uint32_t jsite = nra_java_site_for_record(s->rule);
     struct nra_scope scope = {.record_id = id, .java_site = jsite, .slot = (uint16_t)i, .rule = (uint16_t)s->rule};
     nra_alloc_scope_enter(&scope);

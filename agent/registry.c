@@ -53,6 +53,7 @@ static struct {
     struct record *oldest, *newest;
     uint64_t next_id;
     unsigned count, max;
+    unsigned reserved;            /* ids handed out for alloc natives still running */
     struct nra_rule_counts counts[NRA_MAX_RULES];
     struct nra_freed_info recent[NRA_MAX_RULES][NRA_RECENT_FREES];
     unsigned recent_next[NRA_MAX_RULES];
@@ -90,6 +91,7 @@ int nra_reg_init(unsigned max_records)
     clear_all();
     reg.max = max_records;
     reg.next_id = 1;
+    reg.reserved = 0;
     memset(reg.counts, 0, sizeof(reg.counts));
     memset(reg.recent, 0, sizeof(reg.recent));
     memset(reg.recent_next, 0, sizeof(reg.recent_next));
@@ -117,19 +119,47 @@ static bool valid_rule(int rule)
     return rule >= 0 && rule < NRA_MAX_RULES;
 }
 
+/* A reservation holds a place in the bounded table while the alloc native
+ * runs: allocations attributed to the id then always find their record (a
+ * record dropped after the fact would leave them looking like residue of a
+ * freed handle). */
 uint64_t nra_reg_reserve_id(void)
 {
-    return __atomic_fetch_add(&reg.next_id, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&reg.lock);
+    uint64_t id = 0;
+    if (reg.count + reg.reserved < reg.max) {
+        reg.reserved++;
+        id = reg.next_id++;
+    }
+    pthread_mutex_unlock(&reg.lock);
+    return id;
+}
+
+void nra_reg_count_dropped(int rule)
+{
+    if (!valid_rule(rule))
+        return;
+    pthread_mutex_lock(&reg.lock);
+    reg.counts[rule].dropped++;
+    pthread_mutex_unlock(&reg.lock);
 }
 
 uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint64_t now_ns,
                        uint32_t java_site)
 {
-    if (!valid_rule(rule) || handle == 0)
+    if (!valid_rule(rule) || handle == 0) {
+        if (id) {  /* the alloc native failed: give the place back */
+            pthread_mutex_lock(&reg.lock);
+            reg.reserved--;
+            pthread_mutex_unlock(&reg.lock);
+        }
         return 0;
+    }
     /* Allocate before locking: the lock is never held across malloc. */
     struct record *fresh = calloc(1, sizeof(*fresh));
     pthread_mutex_lock(&reg.lock);
+    if (id)
+        reg.reserved--;
     struct nra_rule_counts *c = &reg.counts[rule];
     struct record *old = find_handle(rule, handle);
     if (old) {
@@ -143,7 +173,7 @@ uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint
     }
     /* A dropped allocation is not counted as allocated: its free will be an
      * unknown free, and allocated - freed stays the outstanding count. */
-    if (!fresh || reg.count >= reg.max) {
+    if (!fresh || (!id && reg.count + reg.reserved >= reg.max)) {
         c->dropped++;
         pthread_mutex_unlock(&reg.lock);
         free(fresh);
@@ -152,7 +182,7 @@ uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint
     }
     c->allocated++;
     struct record *r = fresh;
-    r->info.id = id ? id : __atomic_fetch_add(&reg.next_id, 1, __ATOMIC_RELAXED);
+    r->info.id = id ? id : reg.next_id++;
     r->info.handle = handle;
     r->info.rule = rule;
     r->info.alloc_tid = tid;
@@ -220,6 +250,8 @@ static uint64_t with_handle(int rule, int64_t handle, struct nra_record_info *ou
     struct record *r = find_handle(rule, handle);
     uint64_t id = 0;
     if (r) {
+        if ((add_flags & NRA_REC_OWNER) && !(r->info.flags & NRA_REC_OWNER))
+            reg.counts[rule].owners_claimed++;
         r->info.flags |= add_flags;
         if (out)
             *out = r->info;

@@ -395,7 +395,8 @@ static void fill_rule_header(struct nra_report_rule *rr, int i, const struct nra
         rr->wrapped_use = src->wrapped(i, NRA_ROLE_USE);
 }
 
-static void fill_counts(struct nra_report_rule *rr, int i)
+/* Returns the rule's owners_claimed, for the agent stats. */
+static uint64_t fill_counts(struct nra_report_rule *rr, int i)
 {
     struct nra_rule_counts c;
     nra_reg_counts(i, &c);
@@ -417,6 +418,7 @@ static void fill_counts(struct nra_report_rule *rr, int i)
         rr->recent[k].free_ms = f[k].free_ns / 1000000;
         rr->n_recent = k + 1;
     }
+    return c.owners_claimed;
 }
 
 static void add_finding(struct nra_report_rule *rr, const char *kind, uint64_t owners, uint64_t bytes,
@@ -526,7 +528,7 @@ int nra_report_build(struct nra_report *r, const struct nra_report_sources *src)
         return -ENOMEM;
     for (int i = 0; i < r->n_rules; i++) {
         fill_rule_header(&r->rules[i], i, src);
-        fill_counts(&r->rules[i], i);
+        r->stats.owners_claimed += fill_counts(&r->rules[i], i);
         r->dropped += r->rules[i].counts.dropped;
     }
     build_groups(r, src);

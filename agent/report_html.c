@@ -1129,7 +1129,7 @@ static void agent(const struct nra_report *r, size_t n_series, FILE *o)
         {"stacks interned", r->stats.stacks_interned},
         {"Java stacks captured", r->stats.java_stacks_captured},
         {"Java stacks inherited", r->stats.java_stacks_inherited},
-        {"owners tagged", r->stats.owners_tagged},
+        {"owners claimed", r->stats.owners_claimed},
         {"classes instrumented", r->stats.classes_instrumented},
     };
     for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++)

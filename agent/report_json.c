@@ -255,7 +255,7 @@ int nra_report_write_json(const struct nra_report *r, FILE *o)
     kv_u64(o, "stacks_interned", r->stats.stacks_interned, ",");
     kv_u64(o, "java_stacks_captured", r->stats.java_stacks_captured, ",");
     kv_u64(o, "java_stacks_inherited", r->stats.java_stacks_inherited, ",");
-    kv_u64(o, "owners_tagged", r->stats.owners_tagged, ",");
+    kv_u64(o, "owners_claimed", r->stats.owners_claimed, ",");
     kv_u64(o, "classes_instrumented", r->stats.classes_instrumented, "");
     fputs("},", o);
     key(o, "hooked_libraries");

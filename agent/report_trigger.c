@@ -68,7 +68,6 @@ static void add_agent_notes(struct nra_report *r)
     r->n_hooked = nra_hookset_hooked(r->hooked, 16);
     r->stats.java_stacks_captured = nra_java_stacks_captured();
     r->stats.java_stacks_inherited = nra_java_stacks_inherited();
-    r->stats.owners_tagged = nra_instrument_owners_tagged();
     r->stats.classes_instrumented = nra_instrument_classes_rewritten();
     char lines[16][256];
     unsigned failed = 0;

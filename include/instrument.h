@@ -36,6 +36,5 @@ bool nra_instrument_active(void);
 
 /* Counters for reports. */
 uint64_t nra_instrument_classes_rewritten(void);
-uint64_t nra_instrument_owners_tagged(void);
 
 #endif

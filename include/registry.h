@@ -56,18 +56,23 @@ struct nra_rule_counts {
     uint64_t reused_unfreed;      /* alloc returned a handle still outstanding: freed unseen */
     uint64_t dropped;             /* not recorded: the registry was full */
     uint64_t outstanding;
+    uint64_t owners_claimed;      /* owner constructors that found their record */
 };
 
 /* Sets the bound on outstanding records and clears everything. */
 int nra_reg_init(unsigned max_records);
 
-/* Takes the next record id before the alloc native runs, so allocations
- * made inside it can be attributed before the handle is known. */
+/* Takes the next record id, and a place in the bounded table, before the
+ * alloc native runs, so allocations made inside it can be attributed before
+ * the handle is known. Returns 0 when the table is full: then call the
+ * native without a scope and nra_reg_count_dropped() if it returned a handle. */
 uint64_t nra_reg_reserve_id(void);
+void nra_reg_count_dropped(int rule);
 
 /* The alloc native returned `handle`; `id` comes from nra_reg_reserve_id()
- * (0: take a fresh one). Returns the record id, or 0 when the registry is
- * full (counted as dropped) or the handle is 0 (the native failed). */
+ * (0: take a fresh one, if there is room). Returns the record id, or 0 when
+ * the registry is full (counted as dropped) or the handle is 0 (the native
+ * failed; a reservation is given back). */
 uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint64_t now_ns,
                        uint32_t java_site);
 

@@ -119,7 +119,7 @@ struct nra_report {
     char notes[NRA_REPORT_MAX_NOTES][256];
     struct {
         uint64_t attributed, attributed_live, stack_captures, stacks_interned;
-        uint64_t java_stacks_captured, java_stacks_inherited, owners_tagged, classes_instrumented;
+        uint64_t java_stacks_captured, java_stacks_inherited, owners_claimed, classes_instrumented;
     } stats;
     unsigned n_hooked;
     char hooked[16][128];        /* libraries whose allocator slots are hooked */

@@ -75,7 +75,7 @@ int main(int argc, char **argv)
     r->stats.attributed = 1650;
     r->stats.stack_captures = 1650;
     r->stats.stacks_interned = 42;
-    r->stats.owners_tagged = 1201;
+    r->stats.owners_claimed = 1201;
     r->stats.classes_instrumented = 3;
     r->n_hooked = 2;
     SET(r->hooked[0], "libnetty_tcnative.so");

@@ -22,7 +22,7 @@ $CHECK "$WORK/CLEAN.json" "$T['allocated'] == $N" "$T['freed'] == $N" "$T['outst
     'res("nratest")["residue"]["bytes"] == 0' 'res("nratest")["findings"] == []' \
     "$T['freed_with_residue'] == 0" \
     'any(n.startswith("nraudit.test.NativeOwner.scale(JD)D") for n in res("nratest")["natives_skipped"])' \
-    "r['agent']['stats']['owners_tagged'] == $N" || fail "CLEAN"
+    "r['agent']['stats']['owners_claimed'] == $N" || fail "CLEAN"
 pass "clean variant: $N owners, zero residue, no findings; float native not wrapped"
 
 owner LEAK_IN_FREE

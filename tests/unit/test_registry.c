@@ -136,6 +136,29 @@ static void double_free_is_unknown_the_second_time(void **state)
     assert_int_equal(c.unknown_frees, 1);
 }
 
+static void reservations_hold_places(void **state)
+{
+    (void)state;
+    nra_reg_init(16);
+    uint64_t ids[16];
+    for (int i = 0; i < 16; i++)
+        assert_true((ids[i] = nra_reg_reserve_id()) > 0);
+    assert_int_equal(nra_reg_reserve_id(), 0);       /* full while natives run */
+    assert_int_equal(nra_reg_alloc(0, 0, ids[0], 1, 1, 0), 0);  /* failed: place back */
+    uint64_t again = nra_reg_reserve_id();
+    assert_true(again > 0);
+    for (int i = 1; i < 16; i++)
+        assert_int_equal(nra_reg_alloc(0, 0x100 + i, ids[i], 1, 1, 0), ids[i]);
+    assert_int_equal(nra_reg_alloc(0, 0x200, again, 1, 1, 0), again);
+    assert_int_equal(nra_reg_reserve_id(), 0);
+    nra_reg_count_dropped(0);
+    struct nra_rule_counts c;
+    nra_reg_counts(0, &c);
+    assert_int_equal(c.allocated, 16);
+    assert_int_equal(c.outstanding, 16);
+    assert_int_equal(c.dropped, 1);
+}
+
 static void bound_drops_and_counts(void **state)
 {
     (void)state;
@@ -218,6 +241,7 @@ int main(void)
         cmocka_unit_test_setup(unknown_free_is_counted, setup),
         cmocka_unit_test_setup(double_free_is_unknown_the_second_time, setup),
         cmocka_unit_test_setup(bound_drops_and_counts, setup),
+        cmocka_unit_test_setup(reservations_hold_places, setup),
         cmocka_unit_test_setup(finalized_free_counts_as_by_finalizer, setup),
         cmocka_unit_test_setup(concurrent_alloc_free_8_threads, setup),
     };
