@@ -76,10 +76,16 @@ static jlong call_alloc(unsigned i, struct slot *s, JNIEnv *env, jobject self, P
     return handle;
 }
 
+/* Scopes only matter when allocations are hooked. */
+static bool scopes_wanted(void)
+{
+    return nra_g.opts.hook != NRA_HOOK_NONE;
+}
+
 static jlong call_free(unsigned i, struct slot *s, JNIEnv *env, jobject self, PARAMS)
 {
     struct nra_record_info rec = {0};
-    uint64_t id = nra_reg_lookup_handle(s->rule, a0, &rec);
+    uint64_t id = scopes_wanted() ? nra_reg_lookup_handle(s->rule, a0, &rec) : 0;
     struct nra_scope scope = {.record_id = id, .java_site = rec.java_site, .slot = (uint16_t)i, .rule = (uint16_t)s->rule};
     if (id)
         nra_alloc_scope_enter(&scope);
@@ -223,6 +229,11 @@ static void bind_matched(const struct nra_match *m, const char *name, const char
                          void *address, void **new_address_ptr)
 {
     pthread_mutex_lock(&nat.lock);
+    if (m->role == NRA_ROLE_USE && !scopes_wanted()) {
+        /* hook=none: a use native would only open a scope nothing reads */
+        pthread_mutex_unlock(&nat.lock);
+        return;
+    }
     if (m->role == NRA_ROLE_SKIPPED) {
         note_skipped(m, name, sig);
         nat.wrapped[m->rule][NRA_ROLE_SKIPPED]++;

@@ -44,3 +44,14 @@ $CHECK "$WORK/small.json" "$SSL['allocated'] == 16" "$SSL['dropped'] == 85" "$SS
     "r['agent']['dropped'] > $SSL['dropped']" \
     "any('not attributed' in n for n in r['agent']['notes'])" || fail "bounded tables"
 pass "bounded tables: drops counted in counts.dropped and agent.dropped, and said in the notes"
+
+# hook=none: handle and owner tracking only; no library hooked, no use native
+# wrapped (a scope would have nothing to attribute), classes still exact.
+"$JAVA17" "-agentpath:$AGENT=file=$WORK/none.json,format=json,hook=none" -Djava.library.path="$JT/native" \
+    -cp "$(classpath)" nraudit.demo.Scenarios retain-twice 100 --certs "$JT/certs" >"$WORK/none.out" 2>&1 \
+    || { tail "$WORK/none.out"; fail "hook=none run"; }
+$CHECK "$WORK/none.json" "$SSL['finalized_not_freed'] == 100" "$SSL['allocated'] == 101" \
+    "r['agent']['hooked_libraries'] == []" "res('netty-tcnative-ssl')['use_natives_wrapped'] == 0" \
+    "r['agent']['stats']['attributed_allocations'] == 0" "res('netty-tcnative-ssl')['findings'][0]['kind'] == 'finalized_not_freed'" \
+    || fail "hook=none"
+pass "hook=none: nothing hooked or wrapped beyond alloc/free, owner classes exact"
