@@ -135,16 +135,24 @@ void JNICALL nra_instrument_on_class_load(jvmtiEnv *jvmti, JNIEnv *env, jclass r
  * and published by the release store of `n`; readers scan without a lock.
  * When the cache is full (more than FIELD_CACHE owner subclasses), lookups
  * go to GetFieldID every time. */
-static jfieldID handle_field(JNIEnv *env, jclass cls, int rule, bool *fresh)
+static jfieldID cached_field(JNIEnv *env, const struct field_cache *c, unsigned n, jclass cls)
 {
-    struct field_cache *c = &ins.cache[rule];
-    unsigned n = __atomic_load_n(&c->n, __ATOMIC_ACQUIRE);
-    *fresh = false;
     for (unsigned i = 0; i < n; i++)
         if ((*env)->IsSameObject(env, c->cls[i], cls))
             return c->field[i];
-    *fresh = true;
-    jfieldID f = (*env)->GetFieldID(env, cls, nra_g.rules.rule[rule].handle_field, "J");
+    return NULL;
+}
+
+/* *fresh tells the caller it just cached a runtime class it had not seen:
+ * the one time per class worth looking for the owner class above it. */
+static jfieldID handle_field(JNIEnv *env, jclass cls, int rule, bool *fresh)
+{
+    struct field_cache *c = &ins.cache[rule];
+    *fresh = false;
+    jfieldID f = cached_field(env, c, __atomic_load_n(&c->n, __ATOMIC_ACQUIRE), cls);
+    if (f)
+        return f;
+    f = (*env)->GetFieldID(env, cls, nra_g.rules.rule[rule].handle_field, "J");
     if (!f) {
         (*env)->ExceptionClear(env);
         nra_agent_note("rule %s: owner has no long field '%s'", nra_g.rules.rule[rule].name,
@@ -153,11 +161,13 @@ static jfieldID handle_field(JNIEnv *env, jclass cls, int rule, bool *fresh)
     }
     pthread_mutex_lock(&ins.lock);
     unsigned at = c->n;
-    if (at < FIELD_CACHE) {
+    if (at < FIELD_CACHE && !cached_field(env, c, at, cls)) {
         c->cls[at] = (*env)->NewWeakGlobalRef(env, cls);
         c->field[at] = f;
-        if (c->cls[at])
+        if (c->cls[at]) {
             __atomic_store_n(&c->n, at + 1, __ATOMIC_RELEASE);
+            *fresh = true;
+        }
     }
     pthread_mutex_unlock(&ins.lock);
     return f;
@@ -222,7 +232,7 @@ static void constructed(JNIEnv *env, jobject owner, int rule)
         return;
     bool fresh;
     jfieldID f = handle_field(env, cls, rule, &fresh);
-    if (f && fresh)  /* a runtime class seen for the first time */
+    if (fresh)
         remember_owner_class(env, rule, cls);
     (*env)->DeleteLocalRef(env, cls);
     if (!f)
