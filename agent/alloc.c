@@ -2,8 +2,8 @@
  *
  * Hot paths and their costs:
  *  - allocation outside any scope: the real call plus one TLS load;
- *  - free/realloc when nothing is attributed: the real call plus one
- *    relaxed atomic load;
+ *  - free/realloc when the pointer's stripe holds nothing: the real call
+ *    plus one relaxed load of that stripe's count;
  *  - free when something is attributed: one stripe spinlock and a short
  *    bucket chain walk;
  *  - allocation inside a scope: a signature lookup (lock-free) and an

@@ -31,7 +31,7 @@ unsigned nra_instrument_owner_classes(JNIEnv *env, int rule, jclass *out, unsign
 /* Defines nraudit/Hooks in the boot loader (VMInit). Returns 0 or -errno. */
 int nra_instrument_define_hooks(JNIEnv *env);
 
-/* True once the hooks are defined: owners are being tagged. */
+/* True once the hooks are defined: owner constructors report to the agent. */
 bool nra_instrument_active(void);
 
 /* Counters for reports. */

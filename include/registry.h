@@ -21,7 +21,7 @@
 #include "rules.h"
 
 enum nra_record_flag {
-    NRA_REC_OWNER = 1u << 0,      /* the owner's constructor tagged it */
+    NRA_REC_OWNER = 1u << 0,      /* the owner's constructor returned and found it */
     NRA_REC_FINALIZED = 1u << 1,  /* the owner's finalize() started */
 };
 
