@@ -198,8 +198,8 @@ static bool load_rules(void)
 static bool init_tables(void)
 {
     int rc;
-    if ((rc = nra_reg_init(nra_g.opts.max_records)) != 0 || (rc = nra_stacks_init(NRA_STACKS_MAX)) != 0 ||
-        (rc = nra_alloc_init(nra_g.opts.max_allocs)) != 0) {
+    if ((rc = nra_reg_init(nra_g.opts.max_records)) != 0 || (rc = nra_stacks_init(nra_g.opts.max_stacks)) != 0 ||
+        (rc = nra_alloc_init(nra_g.opts.max_allocs, nra_g.opts.max_sites)) != 0) {
         nra_log_error("cannot set up tables: %s", strerror(-rc));
         return false;
     }

@@ -35,31 +35,47 @@
 #include "stacks.h"
 
 #define STRIPES 64
-#define SIG_SLOTS 16384   /* power of two */
 #define SITE_FRAMES 48
+#define SIG_PROBES 32        /* longest probe run, lookup and insert alike */
+#define THIN_BUCKETS 16      /* buckets thinned per insert while a pass is due */
+#define MAX_SHIFT 30
+#define MAX_SLOTS 512        /* wrapper slots (natives.c) */
 
 struct entry {
     uintptr_t ptr;
     uint64_t record_id;
     uint32_t size;        /* clamped; sizes >= 4 GiB read as UINT32_MAX */
     uint32_t native_stack;
-    uint32_t java_site;
+    uint32_t java_site : 24;   /* stack ids stay below max_stacks <= 2^24 */
+    uint32_t shift : 8;        /* the entry stands for 2^shift allocations */
     uint32_t next;
 };
 
 struct stripe {
     int lock;
     uint32_t live;               /* entries in this stripe (written under lock) */
-    uint64_t attributed, dropped;
+    uint64_t attributed, dropped, thinned;
+    uint64_t unnamed[NRA_UNNAMED_REASONS];
     uint32_t free_head;
     uint32_t bump, bump_end;     /* next unused index, end of this stripe's range */
+    uint32_t capacity;           /* entries this stripe may hold */
     uint32_t *buckets;
     uint32_t bucket_mask;
+    uint32_t thin_cursor;        /* next bucket of a thinning pass */
+    uint8_t thinned_to;          /* every entry has shift >= this */
+    uint8_t pass_target;         /* the shift the current pass thins to */
 } __attribute__((aligned(64)));
 
 struct thread_state {
     struct nra_scope *scope;
     int busy;
+};
+
+/* A signature and the native stack it names; 16 bytes, one probe each. */
+struct sig_slot {
+    uint64_t key;                /* 0 = empty; published with release */
+    uint32_t stack;
+    uint32_t unused;
 };
 
 static __thread struct thread_state tls __attribute__((tls_model("initial-exec")));
@@ -78,13 +94,17 @@ static struct {
 static struct {
     struct entry *entries;
     struct stripe stripes[STRIPES];
-    uint64_t captures, sig_dropped;
+    uint64_t capacity;
+    uint8_t shift;               /* sample shift for new entries (monotonic) */
+    uint64_t captures;
     uintptr_t self_lo, self_hi;
+    /* Signature cache: open addressing, kept at most half full so that a
+     * probe run stays short; inserts (bounded in number by sig_limit) take
+     * sig_lock, lookups take nothing. */
     pthread_mutex_t sig_lock;
-    uint64_t sig_keys[SIG_SLOTS];  /* 0 = empty; published with release */
-    uint32_t sig_stacks[SIG_SLOTS];
-    uint64_t sig_last_rec[SIG_SLOTS];
-    uint64_t sig_owners[SIG_SLOTS];
+    struct sig_slot *sigs;
+    uint32_t sig_mask, sig_used, sig_limit;
+    uint32_t unnamed_stack[MAX_SLOTS];   /* per slot, interned on first use */
 } tab = {.sig_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- table ---------------------------------------------------------------- */
@@ -135,12 +155,84 @@ static uint32_t take_entry(struct stripe *s)
     return 0;
 }
 
+/* ---- sampling past the table ------------------------------------------------- */
+
+/* The address hash that decides sampling: independent of the stripe and
+ * bucket hashes (which use the address bits directly). */
+static inline uint64_t sample_hash(uintptr_t p)
+{
+    uint64_t h = (uint64_t)p;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
+/* Whether an entry kept at shift `from` is still kept at shift `to`: bits
+ * [from, to) of its hash are zero. A new allocation is kept at shift s when
+ * bits [0, s) are, so an entry passes each level with probability 1/2. */
+static inline bool kept_between(uintptr_t p, unsigned from, unsigned to)
+{
+    if (to <= from)
+        return true;
+    return ((sample_hash(p) >> from) & ((1ull << (to - from)) - 1)) == 0;
+}
+
+static void raise_shift(unsigned seen)
+{
+    uint8_t expected = (uint8_t)seen;
+    if (seen < MAX_SHIFT)
+        __atomic_compare_exchange_n(&tab.shift, &expected, (uint8_t)(seen + 1), false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED);
+}
+
+/* One step of a thinning pass (stripe locked): THIN_BUCKETS buckets lose
+ * the entries that the pass's shift no longer keeps. Bounded work per
+ * insert; a pass over the stripe ends before the stripe can fill, because
+ * a pass starts at 3/4 and covers its buckets in capacity/THIN_BUCKETS
+ * inserts at most. */
+static void thin_step(struct stripe *s, unsigned target)
+{
+    if (s->thin_cursor == 0)
+        s->pass_target = (uint8_t)target;
+    for (unsigned n = 0; n < THIN_BUCKETS && s->thin_cursor <= s->bucket_mask; n++, s->thin_cursor++) {
+        uint32_t *link = &s->buckets[s->thin_cursor];
+        for (uint32_t i = *link; i; i = *link) {
+            struct entry *e = &tab.entries[i];
+            if (e->shift >= s->pass_target) {
+                link = &e->next;
+            } else if (kept_between(e->ptr, e->shift, s->pass_target)) {
+                e->shift = s->pass_target;
+                link = &e->next;
+            } else {
+                *link = e->next;
+                e->next = s->free_head;
+                s->free_head = i;
+                __atomic_store_n(&s->live, s->live - 1, __ATOMIC_RELAXED);
+                s->thinned++;
+            }
+        }
+    }
+    if (s->thin_cursor > s->bucket_mask) {
+        s->thin_cursor = 0;
+        s->thinned_to = s->pass_target;
+    }
+}
+
 /* Counters live in the stripes, changed under the stripe lock: no shared
- * cache line bounces between threads on the hot path. */
-static void table_insert(uintptr_t p, size_t size, uint64_t rec, uint32_t nstack, uint32_t jsite)
+ * cache line bounces between threads on the hot path. `shift` is the
+ * entry's sample shift (a realloc keeps the one its pointer had). */
+static void table_insert(uintptr_t p, size_t size, uint64_t rec, uint32_t nstack, uint32_t jsite, unsigned shift,
+                         int unnamed_reason)
 {
     struct stripe *s = stripe_of(p);
+    unsigned global = __atomic_load_n(&tab.shift, __ATOMIC_RELAXED);
     stripe_lock(s);
+    if (unnamed_reason >= 0)
+        s->unnamed[unnamed_reason]++;
+    if (s->thinned_to < global)
+        thin_step(s, global);
     uint32_t i = take_entry(s);
     if (i) {
         struct entry *e = &tab.entries[i];
@@ -149,15 +241,28 @@ static void table_insert(uintptr_t p, size_t size, uint64_t rec, uint32_t nstack
         e->size = size >= UINT32_MAX ? UINT32_MAX : (uint32_t)size;
         e->native_stack = nstack;
         e->java_site = jsite;
+        e->shift = shift;
         uint32_t *b = bucket_of(s, p);
         e->next = *b;
         *b = i;
         __atomic_store_n(&s->live, s->live + 1, __ATOMIC_RELAXED);
         s->attributed++;
+        if (s->live > s->capacity / 4 * 3 && s->thinned_to == global)
+            raise_shift(global);
     } else {
         s->dropped++;
+        if (s->thinned_to == global)
+            raise_shift(global);
     }
     stripe_unlock(s);
+}
+
+/* The shift a new allocation at p is kept at, or -1 when the sample leaves
+ * it out (no entry: its free finds nothing, which costs nothing). */
+static inline int sample_shift_for(uintptr_t p)
+{
+    unsigned global = __atomic_load_n(&tab.shift, __ATOMIC_RELAXED);
+    return global == 0 || kept_between(p, 0, global) ? (int)global : -1;
 }
 
 /* Removes p; copies its entry to *out when found. */
@@ -194,11 +299,12 @@ static inline bool table_maybe_has(uintptr_t p)
 /* ---- sites ---------------------------------------------------------------- */
 
 /* A signature names an allocation cheaply: which native is running (slot),
- * the how-many-th allocation of the scope it is, its size and the PC that
- * called the allocator. Two allocations with the same signature are taken
- * to come from the same native stack; the stack is unwound once per
- * signature. The rare case of one signature reached by two paths is
- * attributed to the first path seen (docs/design.md). */
+ * the how-many-th allocation of the scope it is (below NRA_SCOPE_NAMED, so
+ * the number of signatures does not grow with what one scope does), its
+ * size and the PC that called the allocator. Two allocations with the same
+ * signature are taken to come from the same native stack; the stack is
+ * unwound once per signature. The rare case of one signature reached by two
+ * paths is attributed to the first path seen (docs/design.md). */
 static uint64_t signature(uint16_t slot, uint32_t order, size_t size, uintptr_t caller)
 {
     uint64_t h = ((uint64_t)slot << 48) ^ ((uint64_t)order << 32) ^ (uint64_t)size;
@@ -208,56 +314,62 @@ static uint64_t signature(uint16_t slot, uint32_t order, size_t size, uintptr_t 
     return h ? h : 1;
 }
 
-/* Returns the slot index of key, or -1. */
-static int sig_lookup(uint64_t key)
+/* The stack of key, or 0. At most SIG_PROBES slots are read. */
+static uint32_t sig_lookup(uint64_t key)
 {
-    for (unsigned n = 0, i = (unsigned)key & (SIG_SLOTS - 1); n < SIG_SLOTS; n++, i = (i + 1) & (SIG_SLOTS - 1)) {
-        uint64_t k = __atomic_load_n(&tab.sig_keys[i], __ATOMIC_ACQUIRE);
+    for (unsigned n = 0, i = (unsigned)key & tab.sig_mask; n < SIG_PROBES; n++, i = (i + 1) & tab.sig_mask) {
+        uint64_t k = __atomic_load_n(&tab.sigs[i].key, __ATOMIC_ACQUIRE);
         if (k == key)
-            return (int)i;
+            return tab.sigs[i].stack;
         if (k == 0)
-            return -1;
+            return 0;
     }
-    return -1;
+    return 0;
 }
 
-/* Counts the distinct records that allocated with signature i (next to the
- * signature in memory: no extra cache miss). A site is repeating when some
- * signature of its stack was met by several owners; a one-time
- * initialisation meets each of its signatures once, even when it allocates
- * many blocks from one stack in a loop (their order in the scope differs).
- * Relaxed and racy on purpose: two threads interleaving may count an owner
- * twice, which can only make a site look repeating when it nearly is. */
-static void sig_note_owner(int i, uint64_t record_id)
+static bool sigs_full(void)
 {
-    if (__atomic_load_n(&tab.sig_last_rec[i], __ATOMIC_RELAXED) != record_id) {
-        __atomic_store_n(&tab.sig_last_rec[i], record_id, __ATOMIC_RELAXED);
-        __atomic_store_n(&tab.sig_owners[i], tab.sig_owners[i] + 1, __ATOMIC_RELAXED);
-    }
+    return __atomic_load_n(&tab.sig_used, __ATOMIC_RELAXED) >= tab.sig_limit;
 }
 
-/* Returns the slot index the key now has, or -1 when the cache is full. */
-static int sig_insert(uint64_t key, uint32_t stack)
+/* Caches key -> stack unless the cache is at its bound or the key's probe
+ * run is full; returns false then (the caller counts it). */
+static bool sig_insert(uint64_t key, uint32_t stack)
 {
-    int at = -1;
+    bool done = false;
     pthread_mutex_lock(&tab.sig_lock);
-    for (unsigned n = 0, i = (unsigned)key & (SIG_SLOTS - 1); n < SIG_SLOTS / 2; n++, i = (i + 1) & (SIG_SLOTS - 1)) {
-        uint64_t k = tab.sig_keys[i];
+    for (unsigned n = 0, i = (unsigned)key & tab.sig_mask; n < SIG_PROBES && tab.sig_used < tab.sig_limit;
+         n++, i = (i + 1) & tab.sig_mask) {
+        uint64_t k = tab.sigs[i].key;
         if (k == key) {
-            at = (int)i;
+            done = true;
             break;
         }
         if (k == 0) {
-            tab.sig_stacks[i] = stack;
-            __atomic_store_n(&tab.sig_keys[i], key, __ATOMIC_RELEASE);
-            at = (int)i;
+            tab.sigs[i].stack = stack;
+            __atomic_store_n(&tab.sigs[i].key, key, __ATOMIC_RELEASE);
+            __atomic_store_n(&tab.sig_used, tab.sig_used + 1, __ATOMIC_RELAXED);
+            done = true;
             break;
         }
     }
-    if (at < 0)
-        tab.sig_dropped++;
     pthread_mutex_unlock(&tab.sig_lock);
-    return at;
+    return done;
+}
+
+/* The site of a native's allocations whose stack was not unwound: only the
+ * slot tag, flagged unnamed. Interned once per slot. */
+static uint32_t unnamed_site(uint16_t slot)
+{
+    if (slot >= MAX_SLOTS)
+        return 0;
+    uint32_t id = __atomic_load_n(&tab.unnamed_stack[slot], __ATOMIC_RELAXED);
+    if (id == 0) {
+        uintptr_t tag = NRA_FRAME_SLOT_TAG | NRA_FRAME_UNNAMED | slot;
+        id = nra_stack_intern(NRA_STACK_NATIVE, &tag, 1);
+        __atomic_store_n(&tab.unnamed_stack[slot], id, __ATOMIC_RELAXED);
+    }
+    return id;
 }
 
 static inline bool in_self(uintptr_t pc)
@@ -317,21 +429,49 @@ static uint32_t capture_site(uintptr_t caller, uint16_t slot)
     return nra_stack_intern(NRA_STACK_NATIVE, pcs, n);
 }
 
+/* The native stack of an in-scope allocation, or the native's unnamed site
+ * with *why set. Cost is bounded: a hash and at most SIG_PROBES reads;
+ * an unwind only on a miss, at most NRA_SCOPE_UNWINDS per scope, and none
+ * once the cache is full. */
+static uint32_t site_of(struct nra_scope *s, uint32_t order, size_t size, uintptr_t caller, int *why)
+{
+    if (order >= NRA_SCOPE_NAMED) {
+        *why = NRA_UNNAMED_PAST_ORDER;
+        return unnamed_site(s->slot);
+    }
+    uint64_t key = signature(s->slot, order, size, caller);
+    uint32_t stack = sig_lookup(key);
+    if (stack)
+        return stack;
+    if (sigs_full()) {
+        *why = NRA_UNNAMED_SITES_FULL;
+        return unnamed_site(s->slot);
+    }
+    if (s->unwinds >= NRA_SCOPE_UNWINDS) {
+        *why = NRA_UNNAMED_UNWIND_BUDGET;
+        return unnamed_site(s->slot);
+    }
+    s->unwinds++;
+    stack = capture_site(caller, s->slot);
+    if (!stack) {
+        *why = NRA_UNNAMED_STACKS_FULL;
+        return unnamed_site(s->slot);
+    }
+    sig_insert(key, stack);   /* when it cannot, the next miss finds the cache full */
+    return stack;
+}
+
 static __attribute__((noinline)) void attribute(struct thread_state *t, void *p, size_t size, uintptr_t caller)
 {
     t->busy = 1;
     struct nra_scope *s = t->scope;
-    uint64_t key = signature(s->slot, s->order++, size, caller);
-    int at = sig_lookup(key);
-    uint32_t stack = at >= 0 ? tab.sig_stacks[at] : 0;
-    if (at < 0) {
-        stack = capture_site(caller, s->slot);
-        if (stack)
-            at = sig_insert(key, stack);
+    uint32_t order = s->order++;
+    int shift = sample_shift_for((uintptr_t)p);
+    if (shift >= 0) {
+        int why = -1;
+        uint32_t stack = site_of(s, order, size, caller, &why);
+        table_insert((uintptr_t)p, size, s->record_id, stack, s->java_site, (unsigned)shift, why);
     }
-    if (at >= 0)
-        sig_note_owner(at, s->record_id);
-    table_insert((uintptr_t)p, size, s->record_id, stack, s->java_site);
     t->busy = 0;
 }
 
@@ -391,9 +531,9 @@ static void *resize(void *old, size_t n, void *p_new, bool had, const struct ent
     if (had) {
         tls.busy = 1;
         if (p_new)
-            table_insert((uintptr_t)p_new, n, e->record_id, e->native_stack, e->java_site);
+            table_insert((uintptr_t)p_new, n, e->record_id, e->native_stack, e->java_site, e->shift, -1);
         else if (n != 0)
-            table_insert((uintptr_t)old, e->size, e->record_id, e->native_stack, e->java_site);
+            table_insert((uintptr_t)old, e->size, e->record_id, e->native_stack, e->java_site, e->shift, -1);
         tls.busy = 0;
     } else if (!old) {
         after_alloc(p_new, n, caller);
@@ -484,17 +624,32 @@ static int resolve_real(void)
     return 0;
 }
 
-int nra_alloc_init(unsigned max_allocs)
+static int init_sigs(unsigned max_sites)
+{
+    uint32_t slots = 1024;
+    while (slots / 2 < max_sites && slots < (1u << 30))
+        slots <<= 1;
+    void *mem = mmap(NULL, (size_t)slots * sizeof(struct sig_slot), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED)
+        return -ENOMEM;
+    tab.sigs = mem;
+    tab.sig_mask = slots - 1;
+    tab.sig_limit = max_sites < slots / 2 ? max_sites : slots / 2;
+    return 0;
+}
+
+int nra_alloc_init(unsigned max_allocs, unsigned max_sites)
 {
     if (tab.entries)
         return 0;
     int rc = resolve_real();
-    if (rc)
+    if (rc || (rc = init_sigs(max_sites)) != 0)
         return rc;
     /* The bound is max_allocs rounded up to a multiple of the stripes. */
     unsigned per_stripe = (max_allocs + STRIPES - 1) / STRIPES;
-    if (per_stripe == 0)
-        per_stripe = 1;
+    if (per_stripe < 4)
+        per_stripe = 4;
     unsigned buckets = 4;
     while (buckets < per_stripe)
         buckets <<= 1;
@@ -504,12 +659,14 @@ int nra_alloc_init(unsigned max_allocs)
     if (mem == MAP_FAILED)
         return -ENOMEM;
     tab.entries = mem;
+    tab.capacity = (uint64_t)per_stripe * STRIPES;
 
     uint32_t *bucket_mem = (uint32_t *)(tab.entries + n_entries);
     for (unsigned s = 0; s < STRIPES; s++) {
         struct stripe *st = &tab.stripes[s];
         st->bump = 1 + s * per_stripe;
         st->bump_end = st->bump + per_stripe;
+        st->capacity = per_stripe;
         st->buckets = bucket_mem + (size_t)s * buckets;
         st->bucket_mask = buckets - 1;
     }
@@ -526,6 +683,7 @@ void nra_alloc_scope_enter(struct nra_scope *s)
 {
     s->outer = tls.scope;
     s->order = 0;
+    s->unwinds = 0;
     tls.scope = s;
 }
 
@@ -547,6 +705,7 @@ void nra_alloc_for_each(void (*fn)(const struct nra_alloc_info *a, void *arg), v
                 struct nra_alloc_info a = {
                     .ptr = e->ptr, .record_id = e->record_id, .size = e->size,
                     .native_stack = e->native_stack, .java_site = e->java_site,
+                    .weight = 1u << e->shift,
                 };
                 fn(&a, arg);
             }
@@ -557,19 +716,23 @@ void nra_alloc_for_each(void (*fn)(const struct nra_alloc_info *a, void *arg), v
 
 void nra_alloc_get_stats(struct nra_alloc_stats *out)
 {
-    out->attributed = out->live = out->dropped = 0;
+    memset(out, 0, sizeof(*out));
     for (unsigned i = 0; tab.entries && i < STRIPES; i++) {
         struct stripe *st = &tab.stripes[i];
         stripe_lock(st);
         out->attributed += st->attributed;
         out->live += st->live;
         out->dropped += st->dropped;
+        out->thinned += st->thinned;
+        for (unsigned r = 0; r < NRA_UNNAMED_REASONS; r++)
+            out->unnamed[r] += st->unnamed[r];
         stripe_unlock(st);
     }
+    out->capacity = tab.capacity;
+    out->sample_shift = __atomic_load_n(&tab.shift, __ATOMIC_RELAXED);
     out->stack_captures = __atomic_load_n(&tab.captures, __ATOMIC_RELAXED);
-    pthread_mutex_lock(&tab.sig_lock);
-    out->signature_dropped = tab.sig_dropped;
-    pthread_mutex_unlock(&tab.sig_lock);
+    out->signatures = __atomic_load_n(&tab.sig_used, __ATOMIC_RELAXED);
+    out->signatures_max = tab.sig_limit;
 }
 
 void *nra_real_malloc(size_t n)
@@ -583,19 +746,6 @@ void nra_real_free(void *p)
         real.free(p);
     else
         free(p);
-}
-
-uint64_t nra_alloc_site_owners(uint32_t native_stack)
-{
-    uint64_t most = 0;
-    for (unsigned i = 0; i < SIG_SLOTS; i++) {
-        if (__atomic_load_n(&tab.sig_keys[i], __ATOMIC_ACQUIRE) == 0 || tab.sig_stacks[i] != native_stack)
-            continue;
-        uint64_t owners = __atomic_load_n(&tab.sig_owners[i], __ATOMIC_RELAXED);
-        if (owners > most)
-            most = owners;
-    }
-    return most;
 }
 
 int nra_alloc_stack_slot(uint32_t native_stack)

@@ -1,11 +1,14 @@
 /* java_stacks.c — see include/java_stacks.h.
  *
  * Sampling policy (java_sample=N): the first 256 records of each rule get
- * their own captured stack; after that one record in N per thread does, and
- * the records in between take the last stack captured on their thread for
- * that rule. A thread that creates owners keeps doing so from the same code
- * path, so every group in a report has a real stack as its representative.
- * The default is N = 64; N = 1 captures every record.
+ * their own captured stack; after that about one record in N per thread
+ * does, and the records in between have none (0: "not sampled"). A record
+ * never carries another record's stack: an event loop serving two handlers
+ * alternately would otherwise give one path's owners the other's stack.
+ * The gap between samples is drawn at random (uniform in 1..2N-1, mean N)
+ * so that a thread alternating between code paths with a period dividing N
+ * does not sample one path only. The default is N = 64; N = 1 captures
+ * every record.
  */
 #include "java_stacks.h"
 
@@ -21,12 +24,23 @@
 
 struct thread_sampling {
     uint32_t countdown[NRA_MAX_RULES];
-    uint32_t last_site[NRA_MAX_RULES];
+    uint64_t rng;                /* xorshift state, seeded on first use */
 };
 
 static __thread struct thread_sampling ts __attribute__((tls_model("initial-exec")));
 static uint64_t per_rule_records[NRA_MAX_RULES];
-static uint64_t captured, inherited;
+static uint64_t captured, not_sampled;
+
+/* The records to skip before the next sample: uniform in 0..2N-2. */
+static uint32_t next_gap(unsigned every)
+{
+    if (ts.rng == 0)
+        ts.rng = ((uint64_t)(uintptr_t)&ts * 0x9e3779b97f4a7c15ull) | 1;
+    ts.rng ^= ts.rng << 13;
+    ts.rng ^= ts.rng >> 7;
+    ts.rng ^= ts.rng << 17;
+    return (uint32_t)(ts.rng % (2ull * every - 1));
+}
 
 static uint32_t capture(void)
 {
@@ -58,16 +72,13 @@ uint32_t nra_java_site_for_record(int rule)
     if (nth < ALWAYS_FIRST)
         nth = __atomic_fetch_add(&per_rule_records[rule], 1, __ATOMIC_RELAXED);
     unsigned every = nra_g.opts.java_sample;
-    if (nth < ALWAYS_FIRST || every <= 1 || ts.last_site[rule] == 0 || ts.countdown[rule] == 0) {
-        ts.countdown[rule] = every > 1 ? every - 1 : 0;
-        uint32_t site = capture();
-        if (site)
-            ts.last_site[rule] = site;
-        return site;
+    if (nth < ALWAYS_FIRST || every <= 1 || ts.countdown[rule] == 0) {
+        ts.countdown[rule] = every > 1 ? next_gap(every) : 0;
+        return capture();
     }
     ts.countdown[rule]--;
-    __atomic_add_fetch(&inherited, 1, __ATOMIC_RELAXED);
-    return ts.last_site[rule];
+    __atomic_add_fetch(&not_sampled, 1, __ATOMIC_RELAXED);
+    return 0;
 }
 
 static void class_name_of(const char *sig, char *out, size_t len)
@@ -141,7 +152,7 @@ uint64_t nra_java_stacks_captured(void)
     return __atomic_load_n(&captured, __ATOMIC_RELAXED);
 }
 
-uint64_t nra_java_stacks_inherited(void)
+uint64_t nra_java_stacks_not_sampled(void)
 {
-    return __atomic_load_n(&inherited, __ATOMIC_RELAXED);
+    return __atomic_load_n(&not_sampled, __ATOMIC_RELAXED);
 }

@@ -21,6 +21,8 @@ void nra_options_defaults(struct nra_options *opts)
     opts->reachability = true;
     opts->max_records = 1u << 20;
     opts->max_allocs = 1u << 20;
+    opts->max_sites = 1u << 16;
+    opts->max_stacks = 1u << 16;
     opts->interval = 0;
     opts->series_max_kb = 65536;
 }
@@ -139,10 +141,15 @@ static int set_option(struct nra_options *o, const char *key, const char *v, cha
         rc = parse_uint(key, v, 16, 1u << 26, &o->max_records, err, err_len);
     } else if (strcmp(key, "max_allocs") == 0) {
         rc = parse_uint(key, v, 16, 1u << 26, &o->max_allocs, err, err_len);
+    } else if (strcmp(key, "max_sites") == 0) {
+        rc = parse_uint(key, v, 64, 1u << 22, &o->max_sites, err, err_len);
+    } else if (strcmp(key, "max_stacks") == 0) {
+        rc = parse_uint(key, v, 64, 1u << 22, &o->max_stacks, err, err_len);
     } else {
         return fail(err, err_len,
                     "unknown option '%s'; accepted: file, format, log, hook, reachability, rules, "
-                    "interval, series_max_kb, java_depth, java_sample, max_records, max_allocs, report", key);
+                    "interval, series_max_kb, java_depth, java_sample, max_records, max_allocs, max_sites, "
+                    "max_stacks, report", key);
     }
     return rc;
 }

@@ -93,7 +93,7 @@ static const char *role_word(enum nra_role role)
  * tail-called into another library (tcnative's readFromSSL jumps to
  * SSL_read), a frame for the native's entry point is added so the reader
  * still sees which native made the allocation. */
-static void close_with_native(struct nra_report_site *site, const char *name, uintptr_t entry)
+static void close_with_native(struct nra_report_site *site, const char *name, uintptr_t entry, const char *how)
 {
     char want[NRA_REPORT_FRAME_LEN];
     snprintf(want, sizeof(want), "%s (native)", name);
@@ -105,7 +105,7 @@ static void close_with_native(struct nra_report_site *site, const char *name, ui
     native_frame(entry + 1, f);  /* +1: native_frame resolves pc - 1 */
     f->address = entry;
     f->offset -= 1;
-    snprintf(f->symbol, sizeof(f->symbol), "%s (entry, reached by tail call)", want);
+    snprintf(f->symbol, sizeof(f->symbol), "%s (entry, %s)", want, how);
 }
 
 /* Fills the native frames of a site from its interned stack, whose last
@@ -130,8 +130,12 @@ static int native_stack_of(uint32_t id, const struct nra_report_sources *src, st
         snprintf(site->scope, sizeof(site->scope), "%s",
                  role_word(src->slot_role ? src->slot_role((unsigned)slot) : NRA_ROLE_NONE));
         site->truncated = !(pcs[i] & NRA_FRAME_COMPLETE);
-        if (name && !site->truncated)
-            close_with_native(site, name, src->slot_address ? src->slot_address((unsigned)slot) : 0);
+        site->unnamed = (pcs[i] & NRA_FRAME_UNNAMED) != 0;
+        uintptr_t entry = src->slot_address ? src->slot_address((unsigned)slot) : 0;
+        if (name && site->unnamed)
+            close_with_native(site, name, entry, "stack not unwound: past its call's budget");
+        else if (name && !site->truncated)
+            close_with_native(site, name, entry, "reached by tail call");
     }
     return slot;
 }
@@ -197,26 +201,30 @@ static void build_groups(struct nra_report *r, const struct nra_report_sources *
 
 /* ---- residue -------------------------------------------------------------------- */
 
+/* A copy of the allocation table, sized before the walk: the walk holds a
+ * stripe lock, so it must not allocate. */
 struct alloc_vec {
     struct nra_alloc_info *v;
     size_t n, cap;
-    bool oom;
+    uint64_t missed;           /* entries inserted after the vector was sized */
 };
 
 static void collect_alloc(const struct nra_alloc_info *a, void *arg)
 {
     struct alloc_vec *vec = arg;
     if (vec->n == vec->cap) {
-        size_t cap = vec->cap ? vec->cap * 2 : 1024;
-        void *grown = realloc(vec->v, cap * sizeof(*vec->v));
-        if (!grown) {
-            vec->oom = true;
-            return;
-        }
-        vec->v = grown;
-        vec->cap = cap;
+        vec->missed++;
+        return;
     }
     vec->v[vec->n++] = *a;
+}
+
+static int by_stack_then_record(const void *pa, const void *pb)
+{
+    const struct nra_alloc_info *a = pa, *b = pb;
+    if (a->native_stack != b->native_stack)
+        return a->native_stack < b->native_stack ? -1 : 1;
+    return a->record_id < b->record_id ? -1 : a->record_id > b->record_id;
 }
 
 static int by_site_then_record(const void *pa, const void *pb)
@@ -235,8 +243,44 @@ static int rule_of_stack(uint32_t native_stack, const struct nra_report_sources 
     return slot >= 0 && src->slot_rule ? src->slot_rule((unsigned)slot) : -1;
 }
 
+/* Owners met per native stack: the distinct records with an entry there
+ * now, held or residue. One owner is a one-time initialisation; a site met
+ * by many owners allocates once per owner. */
+struct stack_owners {
+    uint32_t stack;
+    uint64_t owners;
+};
+
+static size_t count_owners_met(struct alloc_vec *vec, struct stack_owners *out)
+{
+    qsort(vec->v, vec->n, sizeof(*vec->v), by_stack_then_record);
+    size_t n = 0;
+    for (size_t i = 0; i < vec->n; i++) {
+        const struct nra_alloc_info *a = &vec->v[i];
+        if (n == 0 || out[n - 1].stack != a->native_stack)
+            out[n++] = (struct stack_owners){.stack = a->native_stack};
+        if (i == 0 || vec->v[i - 1].record_id != a->record_id || vec->v[i - 1].native_stack != a->native_stack)
+            out[n - 1].owners++;
+    }
+    return n;
+}
+
+static uint64_t owners_met_of(const struct stack_owners *t, size_t n, uint32_t stack)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t[mid].stack < stack)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && t[lo].stack == stack ? t[lo].owners : 0;
+}
+
 /* Splits the attributed allocations: held by outstanding handles (counted
- * per rule) or residue (moved to the front of vec). Returns residue count. */
+ * per rule) or residue (moved to the front of vec, order kept). Returns
+ * the residue count. */
 static size_t split_held(struct nra_report *r, struct alloc_vec *vec)
 {
     size_t res = 0;
@@ -244,8 +288,8 @@ static size_t split_held(struct nra_report *r, struct alloc_vec *vec)
         struct nra_record_info rec;
         if (nra_reg_get(vec->v[i].record_id, &rec) == 0) {
             if (rec.rule >= 0 && rec.rule < r->n_rules) {
-                r->rules[rec.rule].held_bytes += vec->v[i].size;
-                r->rules[rec.rule].held_allocations++;
+                r->rules[rec.rule].held_bytes += (uint64_t)vec->v[i].size * vec->v[i].weight;
+                r->rules[rec.rule].held_allocations += vec->v[i].weight;
             }
         } else {
             vec->v[res++] = vec->v[i];
@@ -258,16 +302,22 @@ static size_t split_held(struct nra_report *r, struct alloc_vec *vec)
  * the owner's own alloc or free native first; repeating sites made in use
  * natives next (they may be shared state that outlives owners on purpose,
  * e.g. a TLS session cache); one-time sites last. */
-static int site_rank(const struct nra_report_site *s)
+static int rank_of(bool repeating, const char *scope)
 {
-    if (!s->repeating)
+    if (!repeating)
         return 0;
-    return strcmp(s->scope, "use") == 0 ? 1 : 2;
+    return strcmp(scope, "use") == 0 ? 1 : 2;
 }
 
 static bool site_before(const struct nra_report_site *a, const struct nra_report_site *b)
 {
-    int ra = site_rank(a), rb = site_rank(b);
+    int ra = rank_of(a->repeating, a->scope), rb = rank_of(b->repeating, b->scope);
+    return ra != rb ? ra > rb : a->bytes >= b->bytes;
+}
+
+static bool native_before(const struct nra_report_native_site *a, const struct nra_report_native_site *b)
+{
+    int ra = rank_of(a->repeating, a->scope), rb = rank_of(b->repeating, b->scope);
     return ra != rb ? ra > rb : a->bytes >= b->bytes;
 }
 
@@ -290,9 +340,50 @@ static void add_site(struct nra_report_rule *rr, const struct nra_report_site *s
     rr->sites[at] = *site;
 }
 
+static void add_native_site(struct nra_report_rule *rr, const struct nra_report_native_site *ns)
+{
+    unsigned at = rr->n_native_sites;
+    if (at == NRA_REPORT_MAX_NATIVE_SITES) {
+        rr->native_sites_omitted++;
+        if (native_before(&rr->native_sites[at - 1], ns))
+            return;
+        at--;
+    } else {
+        rr->n_native_sites++;
+    }
+    while (at > 0 && !native_before(&rr->native_sites[at - 1], ns)) {
+        rr->native_sites[at] = rr->native_sites[at - 1];
+        at--;
+    }
+    rr->native_sites[at] = *ns;
+}
+
+/* A path joins its native site's list, largest first; the smallest goes
+ * to paths_omitted when the list is full. */
+static void add_path(struct nra_report_native_site *ns, const struct nra_report_path *p)
+{
+    unsigned at = ns->n_paths;
+    if (at == NRA_REPORT_MAX_PATHS) {
+        if (ns->paths[at - 1].owners >= p->owners) {
+            ns->paths_omitted += p->owners;
+            return;
+        }
+        ns->paths_omitted += ns->paths[at - 1].owners;
+        at--;
+    } else {
+        ns->n_paths++;
+    }
+    while (at > 0 && ns->paths[at - 1].owners < p->owners) {
+        ns->paths[at] = ns->paths[at - 1];
+        at--;
+    }
+    ns->paths[at] = *p;
+}
+
 struct owned {
     uint64_t id;
     int rule;
+    uint32_t weight;
 };
 
 static int by_owned(const void *pa, const void *pb)
@@ -303,67 +394,171 @@ static int by_owned(const void *pa, const void *pb)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-/* Sums the allocations vec[i..j) (one site) into *site; returns j. */
+/* Sums the allocations vec[i..j) (one native stack, one Java stack) into
+ * *site, each entry by its weight; returns j. */
 static size_t sum_site(const struct alloc_vec *vec, size_t i, size_t n, struct nra_report_site *site)
 {
     memset(site, 0, sizeof(*site));
     site->size_each = vec->v[i].size;
+    site->sample_rate = 1;
     uint64_t last_rec = 0;
     size_t j = i;
     for (; j < n && vec->v[j].native_stack == vec->v[i].native_stack && vec->v[j].java_site == vec->v[i].java_site; j++) {
-        site->bytes += vec->v[j].size;
-        site->allocations++;
-        if (vec->v[j].size != site->size_each)
+        const struct nra_alloc_info *a = &vec->v[j];
+        site->bytes += (uint64_t)a->size * a->weight;
+        site->allocations += a->weight;
+        if (a->size != site->size_each)
             site->size_each = 0;
-        if (vec->v[j].record_id != last_rec)
-            site->owners++;
-        last_rec = vec->v[j].record_id;
+        if (a->record_id != last_rec)
+            site->owners += a->weight;
+        if (a->weight > site->sample_rate)
+            site->sample_rate = a->weight;
+        last_rec = a->record_id;
     }
+    if (site->owners > site->allocations)
+        site->owners = site->allocations;
+    site->estimated = site->sample_rate > 1;
+    site->java_sampled = vec->v[i].java_site != 0;
     return j;
 }
 
-/* freed_with_residue counts distinct freed records with residue at a
- * repeating site: a one-time initialisation is not a per-owner leak. */
+/* Starts a native site from its first (native + Java) site. */
+static void native_site_from(struct nra_report_native_site *ns, const struct nra_report_site *site)
+{
+    memset(ns, 0, sizeof(*ns));
+    ns->size_each = site->size_each;
+    ns->owners_met = site->owners_met;
+    ns->repeating = site->repeating;
+    ns->unnamed = site->unnamed;
+    ns->truncated = site->truncated;
+    ns->sample_rate = 1;
+    snprintf(ns->scope, sizeof(ns->scope), "%s", site->scope);
+    snprintf(ns->scope_native, sizeof(ns->scope_native), "%s", site->scope_native);
+    ns->n_native = site->n_native;
+    memcpy(ns->native, site->native, site->n_native * sizeof(site->native[0]));
+}
+
+static void native_site_add(struct nra_report_native_site *ns, const struct nra_report_site *site)
+{
+    ns->bytes += site->bytes;
+    ns->allocations += site->allocations;
+    ns->owners += site->owners;
+    if (site->java_sampled)
+        ns->owners_sampled += site->owners;
+    if (site->size_each != ns->size_each)
+        ns->size_each = 0;
+    if (site->sample_rate > ns->sample_rate)
+        ns->sample_rate = site->sample_rate;
+    ns->estimated |= site->estimated;
+    struct nra_report_path p = {.owners = site->owners, .allocations = site->allocations, .bytes = site->bytes,
+                                .sampled = site->java_sampled, .java = site->java};
+    add_path(ns, &p);
+}
+
+struct residue_work {
+    struct alloc_vec vec;
+    struct stack_owners *met;
+    size_t n_met;
+    struct owned *owned;
+    size_t n_owned;
+    struct nra_report_site *site;
+    struct nra_report_native_site *ns;
+};
+
+/* One native stack's residue, vec[i..end): its (native, Java) sites and its
+ * native site. Records at repeating sites go to w->owned. */
+static void residue_of_stack(struct nra_report *r, const struct nra_report_sources *src, struct residue_work *w,
+                             size_t i, size_t end)
+{
+    int rule = rule_of_stack(w->vec.v[i].native_stack, src);
+    if (rule < 0 || rule >= r->n_rules)
+        return;
+    struct nra_report_rule *rr = &r->rules[rule];
+    uint64_t met = owners_met_of(w->met, w->n_met, w->vec.v[i].native_stack);
+    for (size_t k = i, j; k < end; k = j) {
+        j = sum_site(&w->vec, k, end, w->site);
+        native_stack_of(w->vec.v[k].native_stack, src, w->site);
+        java_stack_of(w->vec.v[k].java_site, src, &w->site->java);
+        w->site->owners_met = met;
+        w->site->repeating = met > 1;
+        if (k == i)
+            native_site_from(w->ns, w->site);
+        native_site_add(w->ns, w->site);
+        rr->residue_bytes += w->site->bytes;
+        rr->residue_allocations += w->site->allocations;
+        rr->residue_estimated |= w->site->estimated;
+        if (w->site->repeating) {
+            rr->repeating_bytes += w->site->bytes;
+            rr->repeating_allocations += w->site->allocations;
+        }
+        add_site(rr, w->site);
+    }
+    if (w->ns->owners > w->ns->allocations)
+        w->ns->owners = w->ns->allocations;
+    add_native_site(rr, w->ns);
+    for (size_t m = i; w->ns->repeating && m < end; m++)
+        w->owned[w->n_owned++] = (struct owned){.id = w->vec.v[m].record_id, .rule = rule,
+                                                .weight = w->vec.v[m].weight};
+}
+
+/* freed_with_residue: distinct freed records with residue at a repeating
+ * site (a one-time initialisation is not a per-owner leak); each record
+ * counts its weight when the table sampled, capped at `freed`. */
+static void count_freed_with_residue(struct nra_report *r, struct residue_work *w)
+{
+    qsort(w->owned, w->n_owned, sizeof(*w->owned), by_owned);
+    for (size_t i = 0; i < w->n_owned; i++)
+        if (i == 0 || w->owned[i].id != w->owned[i - 1].id || w->owned[i].rule != w->owned[i - 1].rule)
+            r->rules[w->owned[i].rule].counts.freed_with_residue += w->owned[i].weight;
+    for (int i = 0; i < r->n_rules; i++)
+        if (r->rules[i].counts.freed_with_residue > r->rules[i].counts.freed)
+            r->rules[i].counts.freed_with_residue = r->rules[i].counts.freed;
+}
+
+static bool residue_work_init(struct residue_work *w)
+{
+    struct nra_alloc_stats as;
+    nra_alloc_get_stats(&as);
+    w->vec.cap = as.live + as.live / 8 + 1024;
+    w->vec.v = malloc(w->vec.cap * sizeof(*w->vec.v));
+    w->met = malloc(w->vec.cap * sizeof(*w->met));
+    w->owned = malloc(w->vec.cap * sizeof(*w->owned));
+    w->site = calloc(1, sizeof(*w->site));
+    w->ns = calloc(1, sizeof(*w->ns));
+    return w->vec.v && w->met && w->owned && w->site && w->ns;
+}
+
+static void residue_work_free(struct residue_work *w)
+{
+    free(w->vec.v);
+    free(w->met);
+    free(w->owned);
+    free(w->site);
+    free(w->ns);
+}
+
 static void build_residue(struct nra_report *r, const struct nra_report_sources *src)
 {
-    struct alloc_vec vec = {0};
-    nra_alloc_for_each(collect_alloc, &vec);
-    if (vec.oom)
-        nra_report_add_note(r, "report: out of memory listing attributed allocations; residue is incomplete");
-    size_t n = split_held(r, &vec);
-    qsort(vec.v, n, sizeof(*vec.v), by_site_then_record);
-    struct nra_report_site *site = calloc(1, sizeof(*site));
-    struct owned *owned = malloc((n ? n : 1) * sizeof(*owned));
-    size_t n_owned = 0;
-    for (size_t i = 0, j; site && owned && i < n; i = j) {
-        j = sum_site(&vec, i, n, site);
-        int rule = rule_of_stack(vec.v[i].native_stack, src);
-        if (rule < 0 || rule >= r->n_rules)
-            continue;
-        struct nra_report_rule *rr = &r->rules[rule];
-        native_stack_of(vec.v[i].native_stack, src, site);
-        java_stack_of(vec.v[i].java_site, src, &site->java);
-        site->owners_met = nra_alloc_site_owners(vec.v[i].native_stack);
-        site->repeating = site->owners_met > 1 || site->owners > 1;
-        rr->residue_bytes += site->bytes;
-        rr->residue_allocations += site->allocations;
-        if (site->repeating) {
-            rr->repeating_bytes += site->bytes;
-            rr->repeating_allocations += site->allocations;
-        }
-        add_site(rr, site);
-        for (size_t m = i; site->repeating && m < j; m++)
-            owned[n_owned++] = (struct owned){.id = vec.v[m].record_id, .rule = rule};
+    struct residue_work w = {0};
+    if (!residue_work_init(&w)) {
+        nra_report_add_note(r, "report: out of memory copying the allocation table; residue is not reported");
+        residue_work_free(&w);
+        return;
     }
-    if (!site || !owned)
-        nra_report_add_note(r, "report: out of memory grouping residue; residue is incomplete");
-    qsort(owned, n_owned, sizeof(*owned), by_owned);
-    for (size_t i = 0; i < n_owned; i++)
-        if (i == 0 || owned[i].id != owned[i - 1].id || owned[i].rule != owned[i - 1].rule)
-            r->rules[owned[i].rule].counts.freed_with_residue++;
-    free(owned);
-    free(site);
-    free(vec.v);
+    nra_alloc_for_each(collect_alloc, &w.vec);
+    if (w.vec.missed)
+        nra_report_add_note(r, "report: %llu allocations attributed during the report were not read",
+                            (unsigned long long)w.vec.missed);
+    w.n_met = count_owners_met(&w.vec, w.met);
+    size_t n = split_held(r, &w.vec);
+    qsort(w.vec.v, n, sizeof(*w.vec.v), by_site_then_record);
+    for (size_t i = 0, end; i < n; i = end) {
+        for (end = i; end < n && w.vec.v[end].native_stack == w.vec.v[i].native_stack; end++)
+            ;
+        residue_of_stack(r, src, &w, i, end);
+    }
+    count_freed_with_residue(r, &w);
+    residue_work_free(&w);
 }
 
 /* ---- rules, counts, findings ----------------------------------------------------------- */
@@ -421,21 +616,24 @@ static uint64_t fill_counts(struct nra_report_rule *rr, int i)
     return c.owners_claimed;
 }
 
-static void add_finding(struct nra_report_rule *rr, const char *kind, uint64_t owners, uint64_t bytes,
-                        const char *summary)
+static struct nra_report_finding *add_finding(struct nra_report_rule *rr, const char *kind, uint64_t owners,
+                                              uint64_t bytes, const char *summary)
 {
     if (rr->n_findings == NRA_REPORT_MAX_FINDINGS)
-        return;
+        return NULL;
     struct nra_report_finding *f = &rr->findings[rr->n_findings++];
+    memset(f, 0, sizeof(*f));
     snprintf(f->kind, sizeof(f->kind), "%s", kind);
     f->owners = owners;
     f->bytes = bytes;
+    f->native_site = -1;
     snprintf(f->summary, sizeof(f->summary), "%s", summary);
+    return f;
 }
 
-/* Names a known leak (data/known-leaks.tsv) when the top site matches one
- * and the version of the natives' jar lies in its range. */
-static void match_known_leak(struct nra_report_finding *f, const struct nra_report_site *top, int rule,
+/* Names a known leak (data/known-leaks.tsv) when the native site matches
+ * one and the version of the natives' jar lies in its range. */
+static void match_known_leak(struct nra_report_finding *f, const struct nra_report_native_site *ns, int rule,
                              const struct nra_report_sources *src)
 {
     const struct nra_known_leak *table;
@@ -444,7 +642,7 @@ static void match_known_leak(struct nra_report_finding *f, const struct nra_repo
     if (n == 0 || !src || !src->artifact || src->artifact(rule, artifact, sizeof(artifact), version, sizeof(version)) != 0)
         return;
     const struct nra_known_leak *k =
-        nra_known_leak_match(table, n, top->scope_native, top->size_each, top->scope, artifact, version);
+        nra_known_leak_match(table, n, ns->scope_native, ns->size_each, ns->scope, artifact, version);
     if (!k)
         return;
     snprintf(f->known_leak, sizeof(f->known_leak), "%s", k->id);
@@ -454,37 +652,53 @@ static void match_known_leak(struct nra_report_finding *f, const struct nra_repo
     snprintf(f->summary + len, sizeof(f->summary) - len, "; matches %s (%s %s); %s", k->id, artifact, version, k->fix);
 }
 
-static void residue_finding(struct nra_report_rule *rr, int rule, const struct nra_report_sources *src)
+static const char *plural(uint64_t n, const char *one, const char *many)
 {
-    uint64_t own_bytes = 0, use_bytes = 0;
-    const struct nra_report_site *top = NULL;
-    for (unsigned i = 0; i < rr->n_sites; i++) {
-        const struct nra_report_site *s = &rr->sites[i];
-        if (site_rank(s) == 2)
-            own_bytes += s->bytes;
-        else if (site_rank(s) == 1)
-            use_bytes += s->bytes;
-        if (site_rank(s) > 0 && (!top || site_before(s, top)))
-            top = s;
+    return n == 1 ? one : many;
+}
+
+/* The headline of one native leak site: its totals over every Java path. */
+static void native_site_summary(const struct nra_report_native_site *ns, char *out, size_t len)
+{
+    const char *where = ns->n_native ? ns->native[ns->n_native - 1].symbol : "";
+    const struct nra_report_frame *first = ns->n_native ? &ns->native[0] : NULL;
+    const char *approx = ns->estimated ? "~" : "";
+    char what[96], est[96] = "", cache[96] = "";
+    if (ns->size_each && ns->owners == ns->allocations)
+        snprintf(what, sizeof(what), "%llu bytes each", (unsigned long long)ns->size_each);
+    else
+        snprintf(what, sizeof(what), "%s%llu %s", approx, (unsigned long long)ns->allocations,
+                 plural(ns->allocations, "allocation", "allocations"));
+    if (ns->estimated)
+        snprintf(est, sizeof(est), " (estimated: 1 in %u allocations tracked past max_allocs)", ns->sample_rate);
+    if (strcmp(ns->scope, "use") == 0)
+        snprintf(cache, sizeof(cache), "; made in a use native: may be a cache that outlives its owners");
+    snprintf(out, len,
+             "%s%llu freed %s left %s in %s (%s+0x%lx), made in the %s native and never freed: "
+             "%s%llu %s, %s%llu bytes%s%s",
+             approx, (unsigned long long)ns->owners, plural(ns->owners, "handle", "handles"), what,
+             where[0] ? where : ns->scope_native, first ? first->library : "?",
+             first ? (unsigned long)first->offset : 0ul, ns->scope, approx, (unsigned long long)ns->allocations,
+             plural(ns->allocations, "allocation", "allocations"), approx, (unsigned long long)ns->bytes, est, cache);
+}
+
+/* One finding per repeating native site: the native allocation site is
+ * the leak; its Java paths are listed under it, not split into findings. */
+static void residue_findings(struct nra_report_rule *rr, int rule, const struct nra_report_sources *src)
+{
+    for (unsigned i = 0; i < rr->n_native_sites; i++) {
+        const struct nra_report_native_site *ns = &rr->native_sites[i];
+        if (!ns->repeating)
+            continue;
+        char summary[512];
+        native_site_summary(ns, summary, sizeof(summary));
+        struct nra_report_finding *f = add_finding(rr, "residue", ns->owners, ns->bytes, summary);
+        if (!f)
+            return;
+        f->native_site = (int)i;
+        f->estimated = ns->estimated;
+        match_known_leak(f, ns, rule, src);
     }
-    if (!top)
-        return;
-    const char *where = top->n_native ? top->native[top->n_native - 1].symbol : "";
-    const struct nra_report_frame *alloc_frame = top->n_native ? &top->native[0] : NULL;
-    char summary[512], size[64] = "", also[160] = "";
-    if (top->size_each)
-        snprintf(size, sizeof(size), " of %llu bytes", (unsigned long long)top->size_each);
-    if (own_bytes && use_bytes)
-        snprintf(also, sizeof(also), "; plus %llu bytes kept from use natives (may be a cache: see sites)",
-                 (unsigned long long)use_bytes);
-    snprintf(summary, sizeof(summary),
-             "%llu freed handles left native memory behind: %llu allocations%s made in %s (%s+0x%lx) "
-             "in the %s native, never freed%s",
-             (unsigned long long)rr->counts.freed_with_residue, (unsigned long long)top->allocations, size,
-             where[0] ? where : top->scope_native, alloc_frame ? alloc_frame->library : "?",
-             alloc_frame ? (unsigned long)alloc_frame->offset : 0ul, top->scope, also);
-    add_finding(rr, "residue", rr->counts.freed_with_residue, own_bytes ? own_bytes : use_bytes, summary);
-    match_known_leak(&rr->findings[rr->n_findings - 1], top, rule, src);
 }
 
 static void class_finding(struct nra_report_rule *rr, const char *kind, uint64_t n, const char *what)
@@ -492,16 +706,42 @@ static void class_finding(struct nra_report_rule *rr, const char *kind, uint64_t
     if (n == 0)
         return;
     char summary[512];
-    snprintf(summary, sizeof(summary), "%llu %s handles %s", (unsigned long long)n, rr->rule, what);
+    snprintf(summary, sizeof(summary), "%llu %s %s %s", (unsigned long long)n, rr->rule, plural(n, "handle", "handles"),
+             what);
     add_finding(rr, kind, n, 0, summary);
 }
 
-static int by_bytes_then_owners(const void *pa, const void *pb)
+/* Residue of the owner's own natives first, then the leak classes, then
+ * residue of use natives (possibly a cache); by bytes within each. */
+static int finding_rank(const struct nra_report_finding *f, const struct nra_report_rule *rr)
 {
-    const struct nra_report_finding *a = pa, *b = pb;
+    if (f->native_site < 0)
+        return 1;
+    return strcmp(rr->native_sites[f->native_site].scope, "use") == 0 ? 0 : 2;
+}
+
+static bool finding_before(const struct nra_report_finding *a, const struct nra_report_finding *b,
+                           const struct nra_report_rule *rr)
+{
+    int ra = finding_rank(a, rr), rb = finding_rank(b, rr);
+    if (ra != rb)
+        return ra > rb;
     if (a->bytes != b->bytes)
-        return a->bytes > b->bytes ? -1 : 1;
-    return a->owners > b->owners ? -1 : a->owners < b->owners;
+        return a->bytes > b->bytes;
+    return a->owners > b->owners;
+}
+
+/* Insertion sort: at most NRA_REPORT_MAX_FINDINGS entries, and the order
+ * needs the rule (qsort's comparator has no context). */
+static void sort_findings(struct nra_report_rule *rr)
+{
+    for (unsigned i = 1; i < rr->n_findings; i++) {
+        struct nra_report_finding f = rr->findings[i];
+        unsigned j = i;
+        for (; j > 0 && finding_before(&f, &rr->findings[j - 1], rr); j--)
+            rr->findings[j] = rr->findings[j - 1];
+        rr->findings[j] = f;
+    }
 }
 
 void nra_report_findings(struct nra_report *r, const struct nra_report_sources *src)
@@ -509,15 +749,74 @@ void nra_report_findings(struct nra_report *r, const struct nra_report_sources *
     for (int i = 0; i < r->n_rules; i++) {
         struct nra_report_rule *rr = &r->rules[i];
         rr->n_findings = 0;
-        residue_finding(rr, i, src);
+        residue_findings(rr, i, src);
         class_finding(rr, "finalized_not_freed", rr->counts.finalized_not_freed,
                       "belong to owners whose finalize() has run without freeing them (leak)");
         class_finding(rr, "collected_not_freed", rr->counts.collected_not_freed,
                       "belong to owners collected by GC without ever being freed (leak)");
         class_finding(rr, "pending_finalization", rr->counts.pending_finalization,
                       "belong to unreachable owners still waiting for finalize()");
-        qsort(rr->findings, rr->n_findings, sizeof(rr->findings[0]), by_bytes_then_owners);
+        sort_findings(rr);
     }
+}
+
+static void add_bound(struct nra_report *r, const char *table, const char *option, uint64_t size, uint64_t used,
+                      uint64_t dropped, uint64_t degraded, const char *effect)
+{
+    if (r->n_bounds >= sizeof(r->bounds) / sizeof(r->bounds[0]))
+        return;
+    struct nra_report_bound *b = &r->bounds[r->n_bounds++];
+    snprintf(b->table, sizeof(b->table), "%s", table);
+    snprintf(b->option, sizeof(b->option), "%s", option);
+    b->size = size;
+    b->used = used;
+    b->dropped = dropped;
+    b->degraded = degraded;
+    snprintf(b->effect, sizeof(b->effect), "%s", effect);
+    r->dropped += dropped;
+}
+
+/* Every bounded table with its own counters, and a note for each one that
+ * changed what the report says. */
+static void fill_bounds(struct nra_report *r, const struct nra_report_sources *src)
+{
+    uint64_t records_dropped = 0, outstanding = 0;
+    for (int i = 0; i < r->n_rules; i++) {
+        records_dropped += r->rules[i].counts.dropped;
+        outstanding += r->rules[i].counts.outstanding;
+    }
+    struct nra_alloc_stats as;
+    nra_alloc_get_stats(&as);
+    uint64_t past_budget = as.unnamed[NRA_UNNAMED_PAST_ORDER] + as.unnamed[NRA_UNNAMED_UNWIND_BUDGET];
+    add_bound(r, "records", "max_records", src->max_records, outstanding, records_dropped, 0,
+              "handles allocated while full are not tracked (counts.dropped)");
+    add_bound(r, "allocations", "max_allocs", as.capacity, as.live, as.dropped, as.thinned,
+              "past 3/4 full, allocations are sampled by address and residue numbers are estimates");
+    add_bound(r, "sites", "max_sites", as.signatures_max, as.signatures, 0, as.unnamed[NRA_UNNAMED_SITES_FULL],
+              "allocations at uncached sites are listed under their native, stack not unwound");
+    add_bound(r, "stacks", "max_stacks", src->max_stacks, nra_stacks_count(), nra_stacks_dropped(),
+              as.unnamed[NRA_UNNAMED_STACKS_FULL], "stacks not interned are not named");
+    add_bound(r, "scope budget", "", NRA_SCOPE_NAMED, 0, 0, past_budget,
+              "allocations past the first 128 of one native call (or its 16 unwinds) are listed unnamed");
+    r->sample_shift = as.sample_shift;
+    r->stats.attributed = as.attributed;
+    r->stats.attributed_live = as.live;
+    r->stats.stack_captures = as.stack_captures;
+    r->stats.stacks_interned = nra_stacks_count();
+    if (as.dropped)
+        nra_report_add_note(r, "%llu allocations were not attributed: the allocation table was full (max_allocs=%llu)",
+                            (unsigned long long)as.dropped, (unsigned long long)as.capacity);
+    if (as.sample_shift)
+        nra_report_add_note(r, "the allocation table (max_allocs=%llu) passed 3/4 full: 1 in %u allocations is "
+                               "tracked, and residue and held numbers are estimates",
+                            (unsigned long long)as.capacity, 1u << as.sample_shift);
+    if (as.unnamed[NRA_UNNAMED_SITES_FULL])
+        nra_report_add_note(r, "%llu allocations have no native stack: the site cache was full (max_sites=%llu)",
+                            (unsigned long long)as.unnamed[NRA_UNNAMED_SITES_FULL],
+                            (unsigned long long)as.signatures_max);
+    if (nra_stacks_dropped())
+        nra_report_add_note(r, "%llu stacks were not interned: the stack table was full (max_stacks=%llu)",
+                            (unsigned long long)nra_stacks_dropped(), (unsigned long long)src->max_stacks);
 }
 
 int nra_report_build(struct nra_report *r, const struct nra_report_sources *src)
@@ -529,26 +828,10 @@ int nra_report_build(struct nra_report *r, const struct nra_report_sources *src)
     for (int i = 0; i < r->n_rules; i++) {
         fill_rule_header(&r->rules[i], i, src);
         r->stats.owners_claimed += fill_counts(&r->rules[i], i);
-        r->dropped += r->rules[i].counts.dropped;
     }
     build_groups(r, src);
     build_residue(r, src);
-    struct nra_alloc_stats as;
-    nra_alloc_get_stats(&as);
-    r->dropped += as.dropped + as.signature_dropped + nra_stacks_dropped();
-    r->stats.attributed = as.attributed;
-    r->stats.attributed_live = as.live;
-    r->stats.stack_captures = as.stack_captures;
-    r->stats.stacks_interned = nra_stacks_count();
-    if (as.dropped)
-        nra_report_add_note(r, "%llu allocations were not attributed: the allocation table was full (max_allocs=)",
-                            (unsigned long long)as.dropped);
-    if (as.signature_dropped)
-        nra_report_add_note(r, "%llu allocation signatures were not cached: the signature cache was full",
-                            (unsigned long long)as.signature_dropped);
-    if (nra_stacks_dropped())
-        nra_report_add_note(r, "%llu stacks were not interned: the stack table was full",
-                            (unsigned long long)nra_stacks_dropped());
+    fill_bounds(r, src);
     nra_report_findings(r, src);
     return 0;
 }

@@ -1128,7 +1128,7 @@ static void agent(const struct nra_report *r, size_t n_series, FILE *o)
         {"native stack captures", r->stats.stack_captures},
         {"stacks interned", r->stats.stacks_interned},
         {"Java stacks captured", r->stats.java_stacks_captured},
-        {"Java stacks inherited", r->stats.java_stacks_inherited},
+        {"Java stacks not sampled", r->stats.java_stacks_not_sampled},
         {"owners claimed", r->stats.owners_claimed},
         {"classes instrumented", r->stats.classes_instrumented},
     };

@@ -78,12 +78,18 @@ static void counts(FILE *o, const struct nra_report_counts *c)
     fputs("},", o);
 }
 
-static void native_frames(FILE *o, const struct nra_report_site *s)
+static void kv_bool(FILE *o, const char *k, bool v, const char *after)
+{
+    key(o, k);
+    fprintf(o, "%s%s", v ? "true" : "false", after);
+}
+
+static void native_frames(FILE *o, const struct nra_report_frame *frames, unsigned n)
 {
     key(o, "native_stack");
     fputc('[', o);
-    for (unsigned i = 0; i < s->n_native; i++) {
-        const struct nra_report_frame *f = &s->native[i];
+    for (unsigned i = 0; i < n; i++) {
+        const struct nra_report_frame *f = &frames[i];
         char addr[32], off[32];
         snprintf(addr, sizeof(addr), "0x%" PRIxPTR, f->address);
         snprintf(off, sizeof(off), "0x%" PRIxPTR, f->offset);
@@ -105,15 +111,51 @@ static void site(FILE *o, const struct nra_report_site *s)
     kv_u64(o, "owners", s->owners, ",");
     kv_u64(o, "size_each", s->size_each, ",");
     kv_u64(o, "owners_met", s->owners_met, ",");
-    key(o, "repeating");
-    fputs(s->repeating ? "true," : "false,", o);
+    kv_bool(o, "repeating", s->repeating, ",");
+    kv_bool(o, "estimated", s->estimated, ",");
+    kv_u64(o, "sample_rate", s->sample_rate, ",");
+    kv_bool(o, "unnamed", s->unnamed, ",");
+    kv_bool(o, "java_sampled", s->java_sampled, ",");
     kv_str(o, "scope", s->scope, ",");
-    key(o, "truncated");
-    fputs(s->truncated ? "true," : "false,", o);
+    kv_bool(o, "truncated", s->truncated, ",");
     kv_str(o, "scope_native", s->scope_native, ",");
-    native_frames(o, s);
+    native_frames(o, s->native, s->n_native);
     key(o, "java_stack");
     stack_array(o, &s->java);
+    fputc('}', o);
+}
+
+static void native_site(FILE *o, const struct nra_report_native_site *ns)
+{
+    fputc('{', o);
+    kv_u64(o, "bytes", ns->bytes, ",");
+    kv_u64(o, "allocations", ns->allocations, ",");
+    kv_u64(o, "owners", ns->owners, ",");
+    kv_u64(o, "size_each", ns->size_each, ",");
+    kv_u64(o, "owners_met", ns->owners_met, ",");
+    kv_u64(o, "owners_with_java_stack", ns->owners_sampled, ",");
+    kv_bool(o, "repeating", ns->repeating, ",");
+    kv_bool(o, "estimated", ns->estimated, ",");
+    kv_u64(o, "sample_rate", ns->sample_rate, ",");
+    kv_bool(o, "unnamed", ns->unnamed, ",");
+    kv_str(o, "scope", ns->scope, ",");
+    kv_str(o, "scope_native", ns->scope_native, ",");
+    native_frames(o, ns->native, ns->n_native);
+    key(o, "java_paths");
+    fputc('[', o);
+    for (unsigned i = 0; i < ns->n_paths; i++) {
+        const struct nra_report_path *p = &ns->paths[i];
+        fprintf(o, "%s{", i ? "," : "");
+        kv_u64(o, "owners", p->owners, ",");
+        kv_u64(o, "allocations", p->allocations, ",");
+        kv_u64(o, "bytes", p->bytes, ",");
+        kv_bool(o, "sampled", p->sampled, ",");
+        key(o, "java_stack");
+        stack_array(o, &p->java);
+        fputc('}', o);
+    }
+    fputs("],", o);
+    kv_u64(o, "java_paths_omitted_owners", ns->paths_omitted, "");
     fputc('}', o);
 }
 
@@ -124,6 +166,7 @@ static void residue(FILE *o, const struct nra_report_rule *rr)
     kv_u64(o, "bytes", rr->residue_bytes, ",");
     kv_u64(o, "allocations", rr->residue_allocations, ",");
     kv_u64(o, "repeating_bytes", rr->repeating_bytes, ",");
+    kv_bool(o, "estimated", rr->residue_estimated, ",");
     kv_u64(o, "sites_omitted", rr->sites_omitted, ",");
     key(o, "sites");
     fputc('[', o);
@@ -131,6 +174,15 @@ static void residue(FILE *o, const struct nra_report_rule *rr)
         if (i)
             fputc(',', o);
         site(o, &rr->sites[i]);
+    }
+    fputs("],", o);
+    kv_u64(o, "native_sites_omitted", rr->native_sites_omitted, ",");
+    key(o, "native_sites");
+    fputc('[', o);
+    for (unsigned i = 0; i < rr->n_native_sites; i++) {
+        if (i)
+            fputc(',', o);
+        native_site(o, &rr->native_sites[i]);
     }
     fputs("]},", o);
 }
@@ -161,6 +213,22 @@ static void findings(FILE *o, const struct nra_report_rule *rr)
         kv_str(o, "kind", f->kind, ",");
         kv_u64(o, "owners", f->owners, ",");
         kv_u64(o, "bytes", f->bytes, ",");
+        kv_bool(o, "estimated", f->estimated, ",");
+        if (f->native_site >= 0) {
+            const struct nra_report_native_site *ns = &rr->native_sites[f->native_site];
+            key(o, "native_site");
+            fputc('{', o);
+            kv_u64(o, "index", (uint64_t)f->native_site, ",");
+            kv_u64(o, "owners", ns->owners, ",");
+            kv_u64(o, "allocations", ns->allocations, ",");
+            kv_u64(o, "bytes", ns->bytes, ",");
+            kv_u64(o, "size_each", ns->size_each, ",");
+            kv_bool(o, "estimated", ns->estimated, ",");
+            kv_u64(o, "sample_rate", ns->sample_rate, ",");
+            kv_str(o, "scope", ns->scope, ",");
+            kv_str(o, "scope_native", ns->scope_native, "");
+            fputs("},", o);
+        }
         if (f->known_leak[0]) {
             key(o, "known_leak");
             fputc('{', o);
@@ -242,6 +310,23 @@ int nra_report_write_json(const struct nra_report *r, FILE *o)
     kv_str(o, "version", r->version, ",");
     kv_str(o, "options", r->options, ",");
     kv_u64(o, "dropped", r->dropped, ",");
+    key(o, "bounds");
+    fputc('[', o);
+    for (unsigned i = 0; i < r->n_bounds; i++) {
+        const struct nra_report_bound *b = &r->bounds[i];
+        fprintf(o, "%s{", i ? "," : "");
+        kv_str(o, "table", b->table, ",");
+        kv_str(o, "option", b->option, ",");
+        kv_u64(o, "size", b->size, ",");
+        kv_u64(o, "used", b->used, ",");
+        kv_u64(o, "dropped", b->dropped, ",");
+        kv_u64(o, "degraded", b->degraded, ",");
+        kv_str(o, "effect", b->effect, "");
+        fputc('}', o);
+    }
+    fputs("],", o);
+    key(o, "sampling");
+    fprintf(o, "{\"allocations_shift\":%u,\"allocations_rate\":%u},", r->sample_shift, 1u << r->sample_shift);
     key(o, "reachability");
     if (r->reachability_done)
         fprintf(o, "{\"done\":true,\"walk_ms\":%.3f},", r->reachability_ms);
@@ -254,7 +339,7 @@ int nra_report_write_json(const struct nra_report *r, FILE *o)
     kv_u64(o, "native_stack_captures", r->stats.stack_captures, ",");
     kv_u64(o, "stacks_interned", r->stats.stacks_interned, ",");
     kv_u64(o, "java_stacks_captured", r->stats.java_stacks_captured, ",");
-    kv_u64(o, "java_stacks_inherited", r->stats.java_stacks_inherited, ",");
+    kv_u64(o, "java_stacks_not_sampled", r->stats.java_stacks_not_sampled, ",");
     kv_u64(o, "owners_claimed", r->stats.owners_claimed, ",");
     kv_u64(o, "classes_instrumented", r->stats.classes_instrumented, "");
     fputs("},", o);

@@ -103,40 +103,63 @@ static void java_lines(const struct nra_report_stack *s, const char *indent, FIL
         fprintf(o, "%sat %s\n", indent, s->frames[i]);
 }
 
-static void site(const struct nra_report_site *s, FILE *o)
+static void path(const struct nra_report_native_site *ns, const struct nra_report_path *p, FILE *o)
 {
-    fprintf(o, "    %" PRIu64 " bytes in %" PRIu64 " allocations", s->bytes, s->allocations);
-    if (s->size_each)
-        fprintf(o, " of %" PRIu64 " bytes", s->size_each);
-    fprintf(o, ", %" PRIu64 " owners (%" PRIu64 " ever allocated here), made in the %s native %s\n", s->owners,
-            s->owners_met, s->scope, s->scope_native);
-    for (unsigned i = 0; i < s->n_native; i++) {
-        const struct nra_report_frame *f = &s->native[i];
+    if (!p->sampled) {
+        fprintf(o, "      %s%" PRIu64 " owner%s with no Java stack (not sampled: java_sample=1 captures every one)\n",
+                ns->estimated ? "~" : "", p->owners, p->owners == 1 ? "" : "s");
+        return;
+    }
+    fprintf(o, "      %s%" PRIu64 " owner%s", ns->estimated ? "~" : "", p->owners, p->owners == 1 ? "" : "s");
+    if (ns->owners_sampled && ns->owners_sampled != ns->owners)
+        fprintf(o, " (%.0f%% of the owners with a Java stack)", 100.0 * (double)p->owners / (double)ns->owners_sampled);
+    fputs(" created at:\n", o);
+    java_lines(&p->java, "        ", o);
+}
+
+static void native_site(const struct nra_report_native_site *ns, FILE *o)
+{
+    const char *approx = ns->estimated ? "~" : "";
+    fprintf(o, "    %s%" PRIu64 " bytes in %s%" PRIu64 " allocations", approx, ns->bytes, approx, ns->allocations);
+    if (ns->size_each)
+        fprintf(o, " of %" PRIu64 " bytes", ns->size_each);
+    fprintf(o, ", %s%" PRIu64 " freed owner%s, made in the %s native %s", approx, ns->owners,
+            ns->owners == 1 ? "" : "s", ns->scope, ns->scope_native);
+    if (ns->estimated)
+        fprintf(o, " (estimated: 1 in %u tracked)", ns->sample_rate);
+    fputs("\n", o);
+    for (unsigned i = 0; i < ns->n_native; i++) {
+        const struct nra_report_frame *f = &ns->native[i];
         fprintf(o, "      #%u 0x%" PRIxPTR " %s+0x%" PRIxPTR " %s\n", i, f->address, f->library, f->offset, f->symbol);
     }
-    java_lines(&s->java, "      ", o);
+    for (unsigned i = 0; i < ns->n_paths; i++)
+        path(ns, &ns->paths[i], o);
+    if (ns->paths_omitted)
+        fprintf(o, "      (%" PRIu64 " owners on other Java paths)\n", ns->paths_omitted);
 }
 
 static void residue(const struct nra_report_rule *rr, FILE *o)
 {
-    if (rr->n_sites == 0)
+    if (rr->n_native_sites == 0)
         return;
-    fprintf(o, "  residue: %" PRIu64 " bytes in %" PRIu64 " allocations left by freed handles\n", rr->residue_bytes,
+    fprintf(o, "  residue: %s%" PRIu64 " bytes in %s%" PRIu64 " allocations left by freed handles\n",
+            rr->residue_estimated ? "~" : "", rr->residue_bytes, rr->residue_estimated ? "~" : "",
             rr->residue_allocations);
     bool header_once = false;
-    for (unsigned i = 0; i < rr->n_sites; i++) {
-        if (!rr->sites[i].repeating)
+    for (unsigned i = 0; i < rr->n_native_sites; i++) {
+        if (!rr->native_sites[i].repeating)
             continue;
         if (!header_once)
-            fputs("  repeating sites (one allocation per owner: leaks):\n", o), header_once = true;
-        site(&rr->sites[i], o);
+            fputs("  repeating sites (allocated once per owner: leaks), by native site and the Java paths to it:\n", o),
+                header_once = true;
+        native_site(&rr->native_sites[i], o);
     }
     /* One-time sites are context, not findings: a line each, the largest
      * few only (the JSON report lists them in full). */
     unsigned shown = 0, one_time = 0;
     uint64_t one_time_bytes = 0;
-    for (unsigned i = 0; i < rr->n_sites; i++) {
-        const struct nra_report_site *s = &rr->sites[i];
+    for (unsigned i = 0; i < rr->n_native_sites; i++) {
+        const struct nra_report_native_site *s = &rr->native_sites[i];
         if (s->repeating)
             continue;
         one_time++;
@@ -144,14 +167,14 @@ static void residue(const struct nra_report_rule *rr, FILE *o)
         if (shown == 0)
             fputs("  one-time sites (met by a single owner: initialisation, not per-owner):\n", o);
         if (shown++ < 5)
-            fprintf(o, "    %" PRIu64 " bytes in %" PRIu64 " allocations in the %s native %s, from %s+0x%" PRIxPTR "\n",
+            fprintf(o, "    %" PRIu64 " bytes in %" PRIu64 " allocations in the %s native %s, from %s+0x%" PRIxPTR "%s\n",
                     s->bytes, s->allocations, s->scope, s->scope_native, s->n_native ? s->native[0].library : "?",
-                    s->n_native ? s->native[0].offset : 0);
+                    s->n_native ? s->native[0].offset : 0, s->unnamed ? " (stack not unwound)" : "");
     }
     if (one_time > 5)
         fprintf(o, "    (%u one-time sites, %" PRIu64 " bytes in all)\n", one_time, one_time_bytes);
-    if (rr->sites_omitted)
-        fprintf(o, "  (%" PRIu64 " smaller sites not listed)\n", rr->sites_omitted);
+    if (rr->native_sites_omitted)
+        fprintf(o, "  (%" PRIu64 " smaller native sites not listed)\n", rr->native_sites_omitted);
 }
 
 static void groups(const struct nra_report_rule *rr, FILE *o)
@@ -201,6 +224,12 @@ int nra_report_write_text(const struct nra_report *r, FILE *o)
         rule(r, &r->rules[i], o);
     finalizer(&r->finalizer, o);
     fprintf(o, "agent: options '%s', dropped %" PRIu64 "\n", r->options, r->dropped);
+    for (unsigned i = 0; i < r->n_bounds; i++) {
+        const struct nra_report_bound *b = &r->bounds[i];
+        if (b->dropped || b->degraded)
+            fprintf(o, "bound: %s (%s%s%" PRIu64 "): %" PRIu64 " dropped, %" PRIu64 " degraded: %s\n", b->table,
+                    b->option, b->option[0] ? "=" : "", b->size, b->dropped, b->degraded, b->effect);
+    }
     for (unsigned i = 0; i < r->n_notes; i++)
         fprintf(o, "note: %s\n", r->notes[i]);
     return ferror(o) ? -EIO : 0;

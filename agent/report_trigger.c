@@ -27,7 +27,7 @@ static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int artifact_of(int rule, char *artifact, size_t alen, char *version, size_t vlen);
 
-static const struct nra_report_sources sources = {
+static struct nra_report_sources sources = {   /* bounds set per report, under report_lock */
     .rules = &nra_g.rules,
     .java_frame = nra_java_frame_name,
     .slot_name = nra_natives_slot_name,
@@ -67,7 +67,7 @@ static void add_agent_notes(struct nra_report *r)
     pthread_mutex_unlock(&nra_g.notes_lock);
     r->n_hooked = nra_hookset_hooked(r->hooked, 16);
     r->stats.java_stacks_captured = nra_java_stacks_captured();
-    r->stats.java_stacks_inherited = nra_java_stacks_inherited();
+    r->stats.java_stacks_not_sampled = nra_java_stacks_not_sampled();
     r->stats.classes_instrumented = nra_instrument_classes_rewritten();
     char lines[16][256];
     unsigned failed = 0;
@@ -75,10 +75,11 @@ static void add_agent_notes(struct nra_report *r)
     for (unsigned i = 0; i < n; i++)
         if (strncmp(lines[i], "hooked", 6) != 0 || nra_g.opts.log == NRA_LOG_DEBUG)
             nra_report_add_note(r, "%s", lines[i]);
-    uint64_t inherited = nra_java_stacks_inherited();
-    if (inherited)
-        nra_report_add_note(r, "Java stacks sampled (java_sample=%u): %llu records took the last stack captured on their thread",
-                            nra_g.opts.java_sample, (unsigned long long)inherited);
+    uint64_t not_sampled = nra_java_stacks_not_sampled();
+    if (not_sampled)
+        nra_report_add_note(r, "Java stacks sampled (java_sample=%u): %llu records have no Java stack; "
+                               "per-path counts are of sampled owners (java_sample=1 makes them exact)",
+                            nra_g.opts.java_sample, (unsigned long long)not_sampled);
 }
 
 static void fill_header(struct nra_report *r, const char *trigger)
@@ -172,6 +173,8 @@ int nra_report_now(JNIEnv *env, const char *trigger, const struct nra_options *o
     int rc = r ? 0 : -ENOMEM;
     if (r) {
         fill_header(r, trigger);
+        sources.max_records = nra_g.opts.max_records;
+        sources.max_stacks = nra_g.opts.max_stacks;
         rc = nra_report_build(r, &sources);
     }
     if (rc == 0) {

@@ -42,7 +42,7 @@ struct residue_walk {
  * the slot tag at the end of its native stack. */
 static int rule_of(struct residue_walk *rw, uint32_t stack)
 {
-    if (stack >= NRA_STACKS_MAX)
+    if (stack > nra_g.opts.max_stacks)
         return -1;
     if (rw->rule_of_stack[stack] == 0) {
         int slot = nra_alloc_stack_slot(stack);
@@ -59,8 +59,8 @@ static void add_residue(const struct nra_alloc_info *a, void *arg)
         return;
     int rule = rule_of(rw, a->native_stack);
     if (rule >= 0 && rule < NRA_MAX_RULES) {
-        rw->w->s->rule[rule].residue_bytes += a->size;
-        rw->w->s->rule[rule].residue_allocations++;
+        rw->w->s->rule[rule].residue_bytes += a->size * a->weight;
+        rw->w->s->rule[rule].residue_allocations += a->weight;
     }
 }
 
@@ -103,7 +103,7 @@ void nra_sampler_take(JNIEnv *env, struct nra_sample *s)
     }
     struct flag_walk fw = {.s = s};
     nra_reg_for_each(count_flags, &fw);
-    struct residue_walk rw = {.w = &fw, .rule_of_stack = calloc(NRA_STACKS_MAX, 1)};
+    struct residue_walk rw = {.w = &fw, .rule_of_stack = calloc((size_t)nra_g.opts.max_stacks + 1, 1)};
     if (rw.rule_of_stack && !fw.outstanding.oom)
         nra_alloc_for_each(add_residue, &rw);
     free(rw.rule_of_stack);

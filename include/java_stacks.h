@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 /* The creating Java stack for a new record of `rule` on this thread:
- * an interned Java stack id, or 0 when disabled or unavailable. */
+ * an interned Java stack id, or 0 when not sampled, disabled or
+ * unavailable. Never another record's stack. */
 uint32_t nra_java_site_for_record(int rule);
 
 /* "pkg.Class.method(File.java:123)" for an interned Java frame pair.
@@ -20,6 +21,6 @@ uint32_t nra_java_site_for_record(int rule);
 int nra_java_frame_name(uintptr_t method, uintptr_t location, char *out, size_t out_len);
 
 uint64_t nra_java_stacks_captured(void);
-uint64_t nra_java_stacks_inherited(void);
+uint64_t nra_java_stacks_not_sampled(void);  /* records left without a stack by sampling */
 
 #endif

@@ -34,6 +34,8 @@ struct nra_options {
     bool reachability;
     unsigned max_records;       /* registry bound */
     unsigned max_allocs;        /* attributed-allocation table bound */
+    unsigned max_sites;         /* allocation-signature cache bound */
+    unsigned max_stacks;        /* interned-stack table bound (native + Java) */
     char rules_file[NRA_PATH_MAX]; /* extra rules (docs/usage.md), "" = none */
     unsigned interval;          /* seconds between time-series samples, 0 = off */
     unsigned series_max_kb;     /* the .jsonl file rotates at this size (KiB) */

@@ -23,6 +23,8 @@
 #define NRA_REPORT_MAX_FINDINGS 8
 #define NRA_REPORT_MAX_SKIPPED 16
 #define NRA_REPORT_MAX_NOTES 32
+#define NRA_REPORT_MAX_NATIVE_SITES 16
+#define NRA_REPORT_MAX_PATHS 8
 
 struct nra_report_frame {
     uintptr_t address;
@@ -36,17 +38,47 @@ struct nra_report_stack {
     char frames[NRA_REPORT_JAVA_FRAMES][NRA_REPORT_FRAME_LEN];
 };
 
+/* Residue of one native stack and one creating Java stack (residue.sites[]
+ * of the contract). Counts are estimates when `estimated` (the allocation
+ * table sampled: each kept entry stands for `sample_rate` allocations). */
 struct nra_report_site {
     uint64_t bytes, allocations, owners;
     uint64_t size_each;          /* 0 when sizes differ */
-    uint64_t owners_met;         /* owners that ever allocated here */
-    bool repeating;              /* owners_met > 1: a finding; else one-time */
+    uint64_t owners_met;         /* owners with allocations at this native stack now (held or residue) */
+    bool repeating;              /* more than one owner met: a finding; else one-time */
+    bool estimated;
+    bool unnamed;                /* the native stack was not unwound (a scope budget) */
+    bool java_sampled;           /* the owners here had their Java stack captured */
+    uint32_t sample_rate;        /* largest entry weight: 1 when exact */
     char scope[8];               /* "alloc", "use", "free" */
     bool truncated;              /* the native stack did not reach the wrapper */
     char scope_native[192];
     unsigned n_native;
     struct nra_report_frame native[NRA_REPORT_NATIVE_FRAMES];
     struct nra_report_stack java;
+};
+
+/* One Java path under a native site: the owners created there. */
+struct nra_report_path {
+    uint64_t owners, allocations, bytes;
+    bool sampled;                /* false: the owners whose Java stack was not captured */
+    struct nra_report_stack java;
+};
+
+/* Residue grouped by native stack alone, over every Java path: one finding
+ * per repeating native site states these totals. */
+struct nra_report_native_site {
+    uint64_t bytes, allocations, owners, size_each, owners_met;
+    uint64_t owners_sampled;     /* owners whose Java stack was captured */
+    bool repeating, estimated, unnamed, truncated;
+    uint32_t sample_rate;
+    char scope[8];
+    char scope_native[192];
+    unsigned n_native;
+    struct nra_report_frame native[NRA_REPORT_NATIVE_FRAMES];
+    unsigned n_paths;
+    uint64_t paths_omitted;      /* owners on paths not listed */
+    struct nra_report_path paths[NRA_REPORT_MAX_PATHS];
 };
 
 struct nra_report_group {        /* outstanding handles with one creating stack */
@@ -65,6 +97,8 @@ struct nra_report_counts {
 struct nra_report_finding {
     char kind[32];
     uint64_t owners, bytes;
+    int native_site;             /* residue: index in native_sites[], else -1 */
+    bool estimated;
     char summary[640];
     char known_leak[64];         /* id in data/known-leaks.tsv, "" if none */
     char known_version[64];      /* artifact version that matched */
@@ -77,12 +111,16 @@ struct nra_report_rule {
     char alloc_native[384];
     char free_native[384];
     struct nra_report_counts counts;
+    bool residue_estimated;                  /* freed_with_residue and residue sums are estimates */
     uint64_t held_bytes, held_allocations;   /* attributed to outstanding handles */
     uint64_t residue_bytes, residue_allocations;
     uint64_t repeating_bytes, repeating_allocations;  /* residue at repeating sites only */
     unsigned n_sites;
     uint64_t sites_omitted;
     struct nra_report_site sites[NRA_REPORT_MAX_SITES];
+    unsigned n_native_sites;
+    uint64_t native_sites_omitted;
+    struct nra_report_native_site native_sites[NRA_REPORT_MAX_NATIVE_SITES];
     unsigned n_groups;
     uint64_t groups_omitted;
     struct nra_report_group groups[NRA_REPORT_MAX_GROUPS];
@@ -114,12 +152,22 @@ struct nra_report {
     uint64_t timestamp_ms, uptime_ms;
     char version[16];
     char options[1024];
-    uint64_t dropped;            /* everything any table dropped */
+    uint64_t dropped;            /* everything any table dropped (sum of bounds[].dropped) */
+    unsigned n_bounds;
+    struct nra_report_bound {
+        char table[24];          /* records, allocations, sites, stacks, scope budgets */
+        char option[24];         /* the option that sizes it, "" when fixed */
+        uint64_t size, used;
+        uint64_t dropped;        /* lost: not counted anywhere (records, allocations, stacks) */
+        uint64_t degraded;       /* kept, but less precise (unnamed sites, sampled entries) */
+        char effect[160];        /* what a drop or degradation means for the numbers */
+    } bounds[8];
+    unsigned sample_shift;       /* allocation table sampling: 1 in 2^shift (0: exact) */
     unsigned n_notes;
     char notes[NRA_REPORT_MAX_NOTES][256];
     struct {
         uint64_t attributed, attributed_live, stack_captures, stacks_interned;
-        uint64_t java_stacks_captured, java_stacks_inherited, owners_claimed, classes_instrumented;
+        uint64_t java_stacks_captured, java_stacks_not_sampled, owners_claimed, classes_instrumented;
     } stats;
     unsigned n_hooked;
     char hooked[16][128];        /* libraries whose allocator slots are hooked */
@@ -142,6 +190,7 @@ struct nra_report_sources {
     const char *(*bound_name)(int rule, enum nra_role role);
     unsigned (*skipped)(int rule, const char **names, unsigned max);
     unsigned (*wrapped)(int rule, enum nra_role role);
+    uint64_t max_records, max_stacks;   /* bounds the builder cannot ask the tables for */
     /* artifactId and version of the jar holding the rule's natives; 0 or -errno. */
     int (*artifact)(int rule, char *artifact, size_t alen, char *version, size_t vlen);
 };

@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #define NRA_STACK_MAX_FRAMES 64
-#define NRA_STACKS_MAX 65536     /* the agent's bound on distinct stacks */
 
 enum nra_stack_kind { NRA_STACK_NATIVE = 0, NRA_STACK_JAVA = 1 };
 

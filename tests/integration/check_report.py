@@ -99,7 +99,13 @@ def main():
     def sites(name):
         return res(name)["residue"]["sites"]
 
-    env = {"r": r, "res": res, "c": c, "sites": sites}
+    def nsites(name):
+        return res(name)["residue"]["native_sites"]
+
+    def bound(table):
+        return [b for b in r["agent"]["bounds"] if b["table"] == table][0]
+
+    env = {"r": r, "res": res, "c": c, "sites": sites, "nsites": nsites, "bound": bound}
     ok = True
     for expr in sys.argv[2:]:
         try:

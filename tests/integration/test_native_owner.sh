@@ -15,7 +15,7 @@ owner() {
         || { cat "$base.out"; fail "$mode: NativeOwnerMain failed"; }
     grep -q NATIVE-DONE "$base.out" || fail "$mode: did not finish"
 }
-REPEATING='[s for s in sites("nratest") if s["repeating"]]'
+REPEATING='[s for s in nsites("nratest") if s["repeating"]]'
 
 owner CLEAN
 $CHECK "$WORK/CLEAN.json" "$T['allocated'] == $N" "$T['freed'] == $N" "$T['outstanding'] == 0" \
