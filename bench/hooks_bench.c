@@ -447,7 +447,7 @@ int main(int argc, char **argv)
         return usage();
 
     int rc;
-    if ((rc = nra_stacks_init(65536)) != 0 || (rc = nra_alloc_init(1u << 20)) != 0) {
+    if ((rc = nra_stacks_init(65536)) != 0 || (rc = nra_alloc_init(1u << 20, 1u << 16)) != 0) {
         fprintf(stderr, "hooks_bench: init failed: %s\n", strerror(-rc));
         return 1;
     }
