@@ -220,6 +220,23 @@ static void thin_step(struct stripe *s, unsigned target)
     }
 }
 
+/* Whether the sample rate should halve, asked when stripe s is past 3/4:
+ * when the whole table is, or s is nearly full (its drops would be
+ * undercounts). Stripes fill unevenly (addresses cluster), so one crowded
+ * stripe alone does not halve the rate. The sum reads 64 counters: done
+ * once in 64 inserts of a crowded stripe only. */
+static bool table_crowded(const struct stripe *s)
+{
+    if (s->live >= s->capacity - s->capacity / 16)
+        return true;
+    if ((s->attributed & 63) != 0)
+        return false;
+    uint64_t live = 0;
+    for (unsigned i = 0; i < STRIPES; i++)
+        live += __atomic_load_n(&tab.stripes[i].live, __ATOMIC_RELAXED);
+    return live > tab.capacity / 4 * 3;
+}
+
 /* Counters live in the stripes, changed under the stripe lock: no shared
  * cache line bounces between threads on the hot path. `shift` is the
  * entry's sample shift (a realloc keeps the one its pointer had). */
@@ -247,7 +264,7 @@ static void table_insert(uintptr_t p, size_t size, uint64_t rec, uint32_t nstack
         *b = i;
         __atomic_store_n(&s->live, s->live + 1, __ATOMIC_RELAXED);
         s->attributed++;
-        if (s->live > s->capacity / 4 * 3 && s->thinned_to == global)
+        if (s->live > s->capacity / 4 * 3 && s->thinned_to == global && table_crowded(s))
             raise_shift(global);
     } else {
         s->dropped++;

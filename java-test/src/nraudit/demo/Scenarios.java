@@ -2,6 +2,7 @@ package nraudit.demo;
 
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.ReferenceCounted;
@@ -26,7 +27,7 @@ import javax.net.ssl.SSLException;
  * <pre>
  * Scenarios SCENARIO COUNT --certs DIR [--wait-file PATH] [--wait-timeout S] [--pid-file PATH]
  *           [--provider openssl|refcnt|jdk] [--threads T] [--side server|client]
- *           [--protocols TLSv1.3,TLSv1.2] [--netty-warnings]
+ *           [--protocols TLSv1.3,TLSv1.2] [--trust ca|default] [--contexts N] [--netty-warnings]
  *
  *   churn N            create N engines and release each (every SSL* is freed)
  *   handshakes N       N in-memory TLS handshakes (client + server engine, mutual
@@ -56,6 +57,9 @@ import javax.net.ssl.SSLException;
  * openssl); --threads to churn; --side (default server) to churn and hold;
  * --protocols to every context except fail-construct's (netty 4.1.48 enables
  * at most TLSv1.2 by default; --protocols TLSv1.3,TLSv1.2 allows TLS 1.3).
+ * --trust default builds server contexts as most services do, forServer(cert,
+ * key) alone, so the JVM's default trust store (~140 CAs) is loaded into each;
+ * --contexts N makes churn build N contexts and take engines from them in turn.
  */
 public final class Scenarios {
     /** Engines of the hold scenario and contexts: reachable until exit. */
@@ -64,6 +68,11 @@ public final class Scenarios {
 
     private static File certs;
     private static String[] protocols;
+    /** --trust default: server contexts as most services build them, forServer(cert, key) and nothing
+     * else, so the JVM's default trust store is loaded into each context. */
+    private static boolean defaultTrust;
+    /** --contexts N: churn builds N contexts and takes engines from them in turn. */
+    private static int contexts;
 
     private Scenarios() {
     }
@@ -71,7 +80,7 @@ public final class Scenarios {
     public static void main(String[] args) throws Exception {
         Cli cli = Cli.parse("Scenarios", args,
                 new String[] {"certs", "wait-file", "wait-timeout", "pid-file", "provider", "threads", "side",
-                    "protocols"},
+                    "protocols", "trust", "contexts"},
                 new String[] {"netty-warnings"});
         List<String> pos = cli.positional();
         if (pos.size() != 2) {
@@ -88,6 +97,12 @@ public final class Scenarios {
         boolean serverSide = side.equals("server");
         certs = cli.certsDir();
         protocols = Tls.protocols(cli);
+        String trust = cli.opt("trust", "ca");
+        if (!trust.equals("ca") && !trust.equals("default")) {
+            cli.usageError("--trust must be ca or default");
+        }
+        defaultTrust = trust.equals("default");
+        contexts = cli.intOpt("contexts", 1, 1, 1000);
         cli.writePidFile();
 
         long t0 = System.nanoTime();
@@ -146,7 +161,10 @@ public final class Scenarios {
     }
 
     static SslContext serverContext(SslProvider p) throws SSLException {
-        SslContext ctx = Tls.server(certs, p, protocols);
+        SslContext ctx = defaultTrust
+                ? SslContextBuilder.forServer(new File(certs, "server.pem"), new File(certs, "server.key"))
+                        .sslProvider(p).build()
+                : Tls.server(certs, p, protocols);
         CONTEXTS.add(ctx);
         return ctx;
     }
@@ -172,7 +190,10 @@ public final class Scenarios {
     }
 
     static String churn(final int n, SslProvider p, int threads, boolean serverSide) throws Exception {
-        final SslContext ctx = serverSide ? serverContext(p) : clientContext(p);
+        final SslContext[] ctxs = new SslContext[contexts];
+        for (int c = 0; c < contexts; c++) {
+            ctxs[c] = serverSide ? serverContext(p) : clientContext(p);
+        }
         final AtomicInteger done = new AtomicInteger();
         Thread[] workers = new Thread[threads];
         final Throwable[] error = new Throwable[1];
@@ -182,7 +203,7 @@ public final class Scenarios {
                 public void run() {
                     try {
                         for (int i = 0; i < share; i++) {
-                            SSLEngine e = ctx.newEngine(ByteBufAllocator.DEFAULT);
+                            SSLEngine e = ctxs[i % ctxs.length].newEngine(ByteBufAllocator.DEFAULT);
                             release(e);
                             done.incrementAndGet();
                         }
@@ -201,7 +222,8 @@ public final class Scenarios {
         if (error[0] != null) {
             throw new RuntimeException("churn failed", error[0]);
         }
-        return "provider=" + p + " threads=" + threads + " released=" + done.get();
+        return "provider=" + p + " threads=" + threads + " contexts=" + contexts + " trust="
+                + (defaultTrust ? "default" : "ca") + " released=" + done.get();
     }
 
     static String handshakes(int n, SslProvider p) throws Exception {

@@ -1,0 +1,91 @@
+# Attribution that stays exact on the shapes users have (issue: signature
+# cliff, inherited Java stacks, silent undercount past the table):
+#  - one thread alternately creating client and server engines with full
+#    handshakes: one residue finding for the native site, totals 2N+1 (the +1
+#    is netty's start-up probe), both Java paths listed with exact counts
+#    under java_sample=1, and sampled counts that add up under the default;
+#  - default-trust contexts (the JVM's trust store loaded into each), 20 of
+#    them: no site-cache or stack-table degradation, the leak still exact;
+#  - 4x as many leaking engines as max_allocs: the count within 5 % and
+#    marked as an estimate, the table within its bound.
+. "$NRAUDIT_SOURCE/tests/integration/lib.sh"
+
+N=300
+
+# run BASE AGENT_OPTS SCENARIO COUNT [program args...]: exit report BASE.json.
+run() {
+    base="$1"; opts="$2"; sc="$3"; n="$4"; shift 4
+    "$JAVA17" "-agentpath:$AGENT=file=$base.json,format=json$opts" -Djava.library.path="$JT/native" \
+        -cp "$(classpath)" nraudit.demo.Scenarios "$sc" "$n" --certs "$JT/certs" "$@" >"$base.out" 2>&1 \
+        || { tail -20 "$base.out"; fail "$sc $n exited non-zero"; }
+    grep -q SCENARIO-DONE "$base.out" || fail "$sc $n did not finish"
+    [ -s "$base.json" ] || fail "$sc $n: no exit report"
+}
+SSL='c("netty-tcnative-ssl")'
+LEAK='[f for f in res("netty-tcnative-ssl")["findings"] if f["kind"] == "residue"]'
+NS='nsites("netty-tcnative-ssl")[res("netty-tcnative-ssl")["findings"][0]["native_site"]["index"]]'
+PATHS="$NS['java_paths']"
+
+run "$WORK/hs1" ",java_sample=1" handshakes "$N"
+$CHECK "$WORK/hs1.json" \
+    "$SSL['freed'] == 2 * $N + 1" \
+    "len($LEAK) == 1" \
+    "$LEAK[0]['owners'] == 2 * $N + 1" \
+    "$LEAK[0]['bytes'] == 32 * (2 * $N + 1)" \
+    "$LEAK[0]['native_site']['allocations'] == 2 * $N + 1" \
+    "$LEAK[0]['native_site']['size_each'] == 32" \
+    "$LEAK[0]['native_site']['estimated'] == False" \
+    "'$((2 * N + 1)) freed handles left 32 bytes each' in $LEAK[0]['summary']" \
+    "$LEAK[0]['known_leak']['id'] == 'netty-tcnative #532'" \
+    "sorted(p['owners'] for p in $PATHS) == [1, $N, $N]" \
+    "all(p['sampled'] for p in $PATHS)" \
+    "$NS['owners_with_java_stack'] == 2 * $N + 1" \
+    "len(set(tuple(p['java_stack']) for p in $PATHS)) == 3" \
+    "any('Scenarios.handshakes' in ' '.join(p['java_stack']) for p in $PATHS if p['owners'] == $N)" \
+    "sum(b['dropped'] + b['degraded'] for b in r['agent']['bounds'] if b['table'] in ('sites', 'stacks')) == 0" \
+    || fail "handshakes, java_sample=1"
+pass "alternating client/server handshakes: one finding of $((2 * N + 1)) x 32 bytes, Java paths $N + $N + 1, exact"
+
+# Default sampling: the same totals; no owner carries another path's stack,
+# so the owners without one are said, and the paths still add up.
+run "$WORK/hs" "" handshakes "$N"
+$CHECK "$WORK/hs.json" \
+    "len($LEAK) == 1" "$LEAK[0]['owners'] == 2 * $N + 1" \
+    "sum(p['owners'] for p in $PATHS) + $NS['java_paths_omitted_owners'] == 2 * $N + 1" \
+    "sum(p['owners'] for p in $PATHS if p['sampled']) == $NS['owners_with_java_stack']" \
+    "$NS['owners_with_java_stack'] >= 256" \
+    "r['agent']['stats']['java_stacks_not_sampled'] == 2 * $N + 1 + c('netty-tcnative-ctx')['allocated'] - r['agent']['stats']['java_stacks_captured']" \
+    || fail "handshakes, default sampling"
+pass "default sampling: totals exact, sampled Java paths add up, unsampled owners said"
+
+# 20 contexts with the default trust store: ~230k allocations each while the
+# CAs load. The scope budget takes them (counted), the caches do not fill.
+run "$WORK/trust" "" churn 2000 --provider refcnt --trust default --contexts 20
+$CHECK "$WORK/trust.json" \
+    "c('netty-tcnative-ctx')['allocated'] >= 20" \
+    "r['agent']['stats']['attributed_allocations'] > 20 * 100000" \
+    "bound('scope budget')['degraded'] > 20 * 100000" \
+    "bound('sites')['degraded'] == 0 and bound('stacks')['dropped'] == 0 and bound('stacks')['degraded'] == 0" \
+    "r['agent']['dropped'] == 0" \
+    "not any('full' in n for n in r['agent']['notes'])" \
+    "len($LEAK) == 1 and $LEAK[0]['owners'] == 2001" \
+    || fail "default trust"
+pass "default trust store in 20 contexts: no cache full, the leak still exact (2001)"
+
+# Past the table: 4x as many leaking engines as max_allocs entries.
+E=65536
+run "$WORK/past" ",max_allocs=16384" churn "$E" --provider refcnt
+$CHECK "$WORK/past.json" \
+    "$SSL['freed'] == $E + 1" \
+    "len($LEAK) == 1" \
+    "$LEAK[0]['estimated'] == True and $LEAK[0]['native_site']['estimated'] == True" \
+    "$LEAK[0]['native_site']['sample_rate'] > 1" \
+    "abs($LEAK[0]['native_site']['allocations'] - ($E + 1)) <= 0.05 * ($E + 1)" \
+    "abs($LEAK[0]['owners'] - ($E + 1)) <= 0.05 * ($E + 1)" \
+    "res('netty-tcnative-ssl')['residue']['estimated'] == True" \
+    "'estimated' in $LEAK[0]['summary']" \
+    "bound('allocations')['used'] <= bound('allocations')['size']" \
+    "bound('allocations')['dropped'] < 0.01 * $E" \
+    "any('estimates' in n for n in r['agent']['notes'])" \
+    || fail "past the table"
+pass "past the table: $E leaking engines in a 16k table, count within 5 %, marked as an estimate"
