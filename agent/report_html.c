@@ -942,9 +942,13 @@ static void site(const struct nra_report_site *s, int rule, unsigned idx, bool o
     fprintf(o, "</b> in %" PRIu64 " allocation%s", s->allocations, plural(s->allocations, "s"));
     if (s->size_each)
         fprintf(o, " of %" PRIu64 " bytes", s->size_each);
-    fprintf(o, ", %" PRIu64 " owner%s (%" PRIu64 " ever allocated here) ", s->owners, plural(s->owners, "s"),
+    fprintf(o, ", %" PRIu64 " owner%s (%" PRIu64 " with allocations here now) ", s->owners, plural(s->owners, "s"),
             s->owners_met);
     badge(o, s->repeating ? "leak" : "unknown", s->repeating ? "repeating" : "one-time");
+    if (s->estimated)
+        fprintf(o, " <span class=\"note\">estimated: 1 in %u allocations tracked</span>", s->sample_rate);
+    if (!s->java_sampled)
+        fputs(" <span class=\"note\">Java stack not sampled</span>", o);
     fputs(" made in the ", o);
     ESCF(o, s->scope);
     fputs(" native <code>", o);
@@ -1134,6 +1138,23 @@ static void agent(const struct nra_report *r, size_t n_series, FILE *o)
     };
     for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++)
         fprintf(o, "<tr><th>%s</th><td class=\"num\">%" PRIu64 "</td></tr>\n", st[i].k, st[i].v);
+    for (unsigned i = 0; i < r->n_bounds; i++) {
+        const struct nra_report_bound *b = &r->bounds[i];
+        fputs("<tr><th>bound: ", o);
+        ESCF(o, b->table);
+        if (b->option[0]) {
+            fputs(" (", o);
+            ESCF(o, b->option);
+            fputs(")", o);
+        }
+        fprintf(o, "</th><td>%" PRIu64 " of %" PRIu64 " used, %" PRIu64 " dropped, %" PRIu64 " degraded", b->used,
+                b->size, b->dropped, b->degraded);
+        if (b->dropped || b->degraded) {
+            fputs(": ", o);
+            ESCF(o, b->effect);
+        }
+        fputs("</td></tr>\n", o);
+    }
     unsigned nh = r->n_hooked < 16 ? r->n_hooked : 16;
     if (nh) {
         fputs("<tr><th>hooked libraries</th><td>", o);

@@ -20,13 +20,24 @@ static void caveats(json_object *r)
     if (done && json_object_is_type(done, json_type_boolean) && !json_object_get_boolean(done))
         printf("note: the report ran no reachability walk: outstanding handles count as live, so "
                "finalized_not_freed, collected_not_freed and pending_finalization read 0\n");
-    int64_t dropped = cli_count(agent, "dropped");
-    json_object *res = cli_get(r, "resources");
-    for (size_t i = 0; i < cli_len(res); i++)
-        dropped = cli_add(dropped, cli_count(cli_get(cli_at(res, i), "counts"), "dropped"));
-    if (dropped > 0)
-        printf("note: the agent dropped %" PRId64 " records at its bounds (max_records/max_allocs): "
-               "counts are lower bounds\n", dropped);
+    json_object *bounds = cli_get(agent, "bounds");
+    if (!bounds) {   /* a report from before bounds were listed */
+        int64_t dropped = cli_count(agent, "dropped");
+        if (dropped > 0)
+            printf("note: the agent dropped %" PRId64 " entries at its bounds: counts are lower bounds\n", dropped);
+        return;
+    }
+    for (size_t i = 0; i < cli_len(bounds); i++) {
+        json_object *b = cli_at(bounds, i);
+        int64_t dropped = cli_count(b, "dropped"), degraded = cli_count(b, "degraded");
+        const char *option = cli_str(b, "option");
+        /* the scope budget only leaves sites unnamed: no number changes */
+        if (dropped <= 0 && (degraded <= 0 || strcmp(cli_str(b, "table"), "scope budget") == 0))
+            continue;
+        printf("note: bound %s%s%s%s: %" PRId64 " dropped, %" PRId64 " degraded: %s\n", cli_str(b, "table"),
+               option[0] ? " (" : "", option, option[0] ? ")" : "", dropped > 0 ? dropped : 0,
+               degraded > 0 ? degraded : 0, cli_str(b, "effect"));
+    }
 }
 
 int cli_check(int argc, char **argv)
