@@ -8,21 +8,37 @@
 # java-test's tcnative copy and certificates), configuring BUILD_DIR if needed.
 # Environment:
 #   BENCH_PARTS   which parts, in order (default: all of them)
-#                 "hooks churn owner tools safepoints profile"
+#                 "hooks churn owner tools safepoints profile trust contexts
+#                  handshake handshake-default build scale"
 #   BENCH_NOBUILD=1  do not build
 #
-# Parts and their time on the 2-core dev machine:
+# Parts and their time on the 2-core dev machine (quiet; up to twice as long
+# when it is busy):
 #   hooks       hooks_bench + callgrind instruction counts         ~0.5 min
 #   churn       EngineChurn (OPENSSL_REFCNT), agent options         ~3 min
 #   owner       EngineChurn, both providers: owner-hook cost        ~3 min
 #   tools       EngineChurn under gperftools and heaptrack          ~2.5 min
 #   safepoints  -Xlog:safepoint,handshake during the churn          ~0.5 min
 #   profile     perf attribution of the agent's per-engine cost     ~1 min
-# Each part can also be run alone: bench/hooks.sh, bench/churn.py, bench/profile.sh.
+#   trust       churn on a default-trust context (JVM trust store,
+#               ~144 CAs, no client auth): baseline, default,
+#               hook=none                                           ~1.5 min
+#   contexts    the same with 20 contexts, engines round-robin      ~1.5 min
+#   handshake   in-memory TLS handshakes (1-CA server with client
+#               auth; client engine trusts ca.pem)                  ~1.5 min
+#   handshake-default  the same against a default-trust server      ~1 min
+#   build       SslContext build + release, 1-CA and default trust  ~2 min
+#   scale       1M engines in one JVM under the agent (exit-report
+#               RSS, time, residue counts vs truth; bench/scale.py) ~0.3 min
+# Each part can also be run alone: bench/hooks.sh, bench/churn.py, bench/profile.sh,
+# bench/scale.py (the churn.py command lines below show the shapes).
+# Environment for scale: SCALE_ENGINES (default 1000000), SCALE_MAX_ALLOCS
+# (max_allocs=K for the agent; default the agent's).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-${NRAUDIT_BUILD:-$here/../build}}
-parts=${BENCH_PARTS:-hooks churn owner tools safepoints profile}
+all_parts="hooks churn owner tools safepoints profile trust contexts handshake handshake-default build scale"
+parts=${BENCH_PARTS:-$all_parts}
 
 if [ "${BENCH_NOBUILD:-0}" != 1 ]; then
     if [ ! -f "$build/CMakeCache.txt" ]; then
@@ -69,8 +85,37 @@ for part in $parts; do
     profile)
         sh "$here/profile.sh" "$build"
         ;;
+    trust)
+        churn --title "Engine churn (OPENSSL_REFCNT) on a default-trust context (JVM trust store, ~144 CAs)" \
+            --configs "baseline default hook=none" --trust default
+        ;;
+    contexts)
+        churn --title "Engine churn (OPENSSL_REFCNT) over 20 default-trust contexts, round-robin" \
+            --configs "baseline default" --trust default --contexts 20
+        ;;
+    handshake)
+        churn --title "In-memory TLS handshakes (OPENSSL_REFCNT), 1-CA server with client auth" \
+            --configs "baseline default" --mode handshake
+        ;;
+    handshake-default)
+        churn --title "In-memory TLS handshakes (OPENSSL_REFCNT), default-trust server (~144 CAs, no client auth)" \
+            --configs "baseline default" --mode handshake --trust default --reps 3
+        ;;
+    build)
+        churn --title "SslContext build + release (OPENSSL_REFCNT), 1-CA server context" \
+            --configs "baseline default" --mode build --reps 3
+        churn --title "SslContext build + release (OPENSSL_REFCNT), default-trust server context (~144 CAs)" \
+            --configs "baseline default" --mode build --trust default --reps 3
+        ;;
+    scale)
+        set -- --engines "${SCALE_ENGINES:-1000000}"
+        if [ -n "${SCALE_MAX_ALLOCS:-}" ]; then
+            set -- "$@" --max-allocs "$SCALE_MAX_ALLOCS"
+        fi
+        python3 "$here/scale.py" --build "$build" "$@"
+        ;;
     *)
-        echo "run.sh: unknown part '$part' (hooks churn owner tools safepoints profile)" >&2
+        echo "run.sh: unknown part '$part' ($all_parts)" >&2
         exit 2
         ;;
     esac
