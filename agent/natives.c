@@ -82,19 +82,24 @@ static bool scopes_wanted(void)
     return nra_g.opts.hook != NRA_HOOK_NONE;
 }
 
+/* The record leaves the handle map before the native frees the handle (so
+ * a handle the allocator hands to another thread meanwhile starts a new
+ * record that this free cannot retire) and retires after it: what the free
+ * native allocated and kept is attributed to the record and becomes its
+ * residue. */
 static jlong call_free(unsigned i, struct slot *s, JNIEnv *env, jobject self, PARAMS)
 {
     struct nra_record_info rec = {0};
-    uint64_t id = scopes_wanted() ? nra_reg_lookup_handle(s->rule, a0, &rec) : 0;
+    uint64_t id = nra_reg_begin_free(s->rule, a0, &rec);
     struct nra_scope scope = {.record_id = id, .java_site = rec.java_site, .slot = (uint16_t)i, .rule = (uint16_t)s->rule};
-    if (id)
+    bool scoped = id && scopes_wanted();
+    if (scoped)
         nra_alloc_scope_enter(&scope);
     jlong r = s->original(env, self, ARGS);
-    if (id)
+    if (scoped)
         nra_alloc_scope_leave(&scope);
-    /* Retire after the call: what the free native allocated and kept is
-     * attributed to the record, and becomes its residue. */
-    nra_reg_free(s->rule, a0, nra_gettid(), nra_now_ns(), NULL);
+    if (id)
+        nra_reg_end_free(id, nra_gettid(), nra_now_ns());
     return r;
 }
 

@@ -54,14 +54,18 @@ static struct {
     uint64_t next_id;
     unsigned count, max;
     unsigned reserved;            /* ids handed out for alloc natives still running */
+    uint64_t in_flight[NRA_REG_IN_FLIGHT];   /* those ids (0 = free slot), by id % size */
+    uint64_t in_flight_untracked;            /* reservations that found no slot */
     struct nra_rule_counts counts[NRA_MAX_RULES];
     struct nra_freed_info recent[NRA_MAX_RULES][NRA_RECENT_FREES];
     unsigned recent_next[NRA_MAX_RULES];
 } reg = {.lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1};
 
+/* A FREEING record already left the handle map. */
 static void unlink_record(struct record *r)
 {
-    HASH_DELETE(by_handle, reg.handles, r);
+    if (!(r->info.flags & NRA_REC_FREEING))
+        HASH_DELETE(by_handle, reg.handles, r);
     HASH_DELETE(by_id, reg.ids, r);
     if (r->prev)
         r->prev->next = r->next;
@@ -92,6 +96,8 @@ int nra_reg_init(unsigned max_records)
     reg.max = max_records;
     reg.next_id = 1;
     reg.reserved = 0;
+    memset(reg.in_flight, 0, sizeof(reg.in_flight));
+    reg.in_flight_untracked = 0;
     memset(reg.counts, 0, sizeof(reg.counts));
     memset(reg.recent, 0, sizeof(reg.recent));
     memset(reg.recent_next, 0, sizeof(reg.recent_next));
@@ -123,6 +129,29 @@ static bool valid_rule(int rule)
  * runs: allocations attributed to the id then always find their record (a
  * record dropped after the fact would leave them looking like residue of a
  * freed handle). */
+static void in_flight_add(uint64_t id)
+{
+    for (unsigned n = 0, i = id % NRA_REG_IN_FLIGHT; n < NRA_REG_IN_FLIGHT; n++, i = (i + 1) % NRA_REG_IN_FLIGHT) {
+        if (reg.in_flight[i] == 0) {
+            reg.in_flight[i] = id;
+            return;
+        }
+    }
+    reg.in_flight_untracked++;
+}
+
+static void in_flight_remove(uint64_t id)
+{
+    for (unsigned n = 0, i = id % NRA_REG_IN_FLIGHT; n < NRA_REG_IN_FLIGHT; n++, i = (i + 1) % NRA_REG_IN_FLIGHT) {
+        if (reg.in_flight[i] == id) {
+            reg.in_flight[i] = 0;
+            return;
+        }
+    }
+    if (reg.in_flight_untracked)
+        reg.in_flight_untracked--;
+}
+
 uint64_t nra_reg_reserve_id(void)
 {
     pthread_mutex_lock(&reg.lock);
@@ -130,6 +159,7 @@ uint64_t nra_reg_reserve_id(void)
     if (reg.count + reg.reserved < reg.max) {
         reg.reserved++;
         id = reg.next_id++;
+        in_flight_add(id);
     }
     pthread_mutex_unlock(&reg.lock);
     return id;
@@ -151,6 +181,7 @@ uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint
         if (id) {  /* the alloc native failed: give the place back */
             pthread_mutex_lock(&reg.lock);
             reg.reserved--;
+            in_flight_remove(id);
             pthread_mutex_unlock(&reg.lock);
         }
         return 0;
@@ -158,8 +189,10 @@ uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint
     /* Allocate before locking: the lock is never held across malloc. */
     struct record *fresh = calloc(1, sizeof(*fresh));
     pthread_mutex_lock(&reg.lock);
-    if (id)
+    if (id) {
         reg.reserved--;
+        in_flight_remove(id);
+    }
     struct nra_rule_counts *c = &reg.counts[rule];
     struct record *old = find_handle(rule, handle);
     if (old) {
@@ -219,25 +252,126 @@ int nra_reg_free(int rule, int64_t handle, uint32_t tid, uint64_t now_ns, struct
 {
     if (!valid_rule(rule))
         return -EINVAL;
-    pthread_mutex_lock(&reg.lock);
-    struct nra_rule_counts *c = &reg.counts[rule];
-    struct record *r = find_handle(rule, handle);
-    if (!r) {
-        c->unknown_frees++;
-        pthread_mutex_unlock(&reg.lock);
+    struct nra_record_info rec;
+    uint64_t id = nra_reg_begin_free(rule, handle, &rec);
+    if (id == 0)
         return -ENOENT;
+    nra_reg_end_free(id, tid, now_ns);
+    if (freed) {
+        *freed = rec;
+        freed->flags &= ~(unsigned)NRA_REC_FREEING;
     }
+    return 0;
+}
+
+uint64_t nra_reg_begin_free(int rule, int64_t handle, struct nra_record_info *rec)
+{
+    if (!valid_rule(rule))
+        return 0;
+    pthread_mutex_lock(&reg.lock);
+    struct record *r = find_handle(rule, handle);
+    uint64_t id = 0;
+    if (r) {
+        HASH_DELETE(by_handle, reg.handles, r);
+        r->info.flags |= NRA_REC_FREEING;
+        if (rec)
+            *rec = r->info;
+        id = r->info.id;
+    } else {
+        reg.counts[rule].unknown_frees++;
+    }
+    pthread_mutex_unlock(&reg.lock);
+    return id;
+}
+
+void nra_reg_end_free(uint64_t id, uint32_t tid, uint64_t now_ns)
+{
+    pthread_mutex_lock(&reg.lock);
+    struct record *r = find_id(id);
+    if (!r || !(r->info.flags & NRA_REC_FREEING)) {
+        pthread_mutex_unlock(&reg.lock);
+        return;
+    }
+    int rule = r->info.rule;
+    struct nra_rule_counts *c = &reg.counts[rule];
     c->freed++;
     c->outstanding--;
     if (r->info.flags & NRA_REC_FINALIZED)
         c->freed_by_finalizer++;
-    if (freed)
-        *freed = r->info;
     remember_free(rule, r, tid, now_ns);
     unlink_record(r);
     pthread_mutex_unlock(&reg.lock);
     free(r);
-    return 0;
+}
+
+static int by_record_id(const void *pa, const void *pb)
+{
+    const struct nra_record_info *a = pa, *b = pb;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Sized outside the lock (the lock is never held across malloc), then
+ * copied under one hold; retried when records were added meanwhile. */
+int nra_reg_snapshot(struct nra_reg_snapshot *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (;;) {
+        pthread_mutex_lock(&reg.lock);
+        size_t want = reg.count;
+        pthread_mutex_unlock(&reg.lock);
+        size_t cap = want + want / 8 + 64;
+        struct nra_record_info *v = malloc(cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        pthread_mutex_lock(&reg.lock);
+        if (reg.count > cap) {
+            pthread_mutex_unlock(&reg.lock);
+            free(v);
+            continue;
+        }
+        size_t n = 0;
+        for (struct record *r = reg.oldest; r; r = r->next)
+            v[n++] = r->info;
+        memcpy(s->counts, reg.counts, sizeof(s->counts));
+        s->epoch = reg.next_id;
+        for (unsigned i = 0; i < NRA_REG_IN_FLIGHT; i++)
+            if (reg.in_flight[i])
+                s->in_flight[s->n_in_flight++] = reg.in_flight[i];
+        s->in_flight_untracked = reg.in_flight_untracked;
+        pthread_mutex_unlock(&reg.lock);
+        qsort(v, n, sizeof(*v), by_record_id);
+        s->records = v;
+        s->n = n;
+        return 0;
+    }
+}
+
+void nra_reg_snapshot_free(struct nra_reg_snapshot *s)
+{
+    free(s->records);
+    s->records = NULL;
+    s->n = 0;
+}
+
+const struct nra_record_info *nra_reg_snapshot_find(const struct nra_reg_snapshot *s, uint64_t id)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->records[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n && s->records[lo].id == id ? &s->records[lo] : NULL;
+}
+
+bool nra_reg_snapshot_in_flight(const struct nra_reg_snapshot *s, uint64_t id)
+{
+    for (unsigned i = 0; i < s->n_in_flight; i++)
+        if (s->in_flight[i] == id)
+            return true;
+    return false;
 }
 
 /* The one locked lookup by handle behind the calls below: returns

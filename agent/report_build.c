@@ -176,10 +176,12 @@ static int by_oldest(const struct group_acc *a, const struct group_acc *b)
     return a->oldest_ns < b->oldest_ns ? -1 : a->oldest_ns > b->oldest_ns;
 }
 
-static void build_groups(struct nra_report *r, const struct nra_report_sources *src)
+static void build_groups(struct nra_report *r, const struct nra_report_sources *src,
+                         const struct nra_reg_snapshot *snap)
 {
     struct group_walk w = {0};
-    nra_reg_for_each(count_group, &w);
+    for (size_t i = 0; i < snap->n; i++)
+        count_group(&snap->records[i], &w);
     HASH_SORT(w.map, by_oldest);
     struct group_acc *g, *tmp;
     HASH_ITER(hh, w.map, g, tmp) {
@@ -278,21 +280,24 @@ static uint64_t owners_met_of(const struct stack_owners *t, size_t n, uint32_t s
     return lo < n && t[lo].stack == stack ? t[lo].owners : 0;
 }
 
-/* Splits the attributed allocations: held by outstanding handles (counted
- * per rule) or residue (moved to the front of vec, order kept). Returns
- * the residue count. */
-static size_t split_held(struct nra_report *r, struct alloc_vec *vec)
+/* Splits the attributed allocations against the snapshot: held by a
+ * handle outstanding at the snapshot (counted per rule), or residue of one
+ * freed before it (moved to the front of vec, order kept). Allocations of
+ * records made after the snapshot, or of alloc natives still running at
+ * it, are neither: they are left out. Returns the residue count. */
+static size_t split_held(struct nra_report *r, struct alloc_vec *vec, const struct nra_reg_snapshot *snap)
 {
     size_t res = 0;
     for (size_t i = 0; i < vec->n; i++) {
-        struct nra_record_info rec;
-        if (nra_reg_get(vec->v[i].record_id, &rec) == 0) {
-            if (rec.rule >= 0 && rec.rule < r->n_rules) {
-                r->rules[rec.rule].held_bytes += (uint64_t)vec->v[i].size * vec->v[i].weight;
-                r->rules[rec.rule].held_allocations += vec->v[i].weight;
+        const struct nra_alloc_info *a = &vec->v[i];
+        const struct nra_record_info *rec = nra_reg_snapshot_find(snap, a->record_id);
+        if (rec) {
+            if (rec->rule >= 0 && rec->rule < r->n_rules) {
+                r->rules[rec->rule].held_bytes += (uint64_t)a->size * a->weight;
+                r->rules[rec->rule].held_allocations += a->weight;
             }
-        } else {
-            vec->v[res++] = vec->v[i];
+        } else if (a->record_id < snap->epoch && !nra_reg_snapshot_in_flight(snap, a->record_id)) {
+            vec->v[res++] = *a;
         }
     }
     return res;
@@ -537,7 +542,8 @@ static void residue_work_free(struct residue_work *w)
     free(w->ns);
 }
 
-static void build_residue(struct nra_report *r, const struct nra_report_sources *src)
+static void build_residue(struct nra_report *r, const struct nra_report_sources *src,
+                          const struct nra_reg_snapshot *snap)
 {
     struct residue_work w = {0};
     if (!residue_work_init(&w)) {
@@ -550,7 +556,7 @@ static void build_residue(struct nra_report *r, const struct nra_report_sources 
         nra_report_add_note(r, "report: %llu allocations attributed during the report were not read",
                             (unsigned long long)w.vec.missed);
     w.n_met = count_owners_met(&w.vec, w.met);
-    size_t n = split_held(r, &w.vec);
+    size_t n = split_held(r, &w.vec, snap);
     qsort(w.vec.v, n, sizeof(*w.vec.v), by_site_then_record);
     for (size_t i = 0, end; i < n; i = end) {
         for (end = i; end < n && w.vec.v[end].native_stack == w.vec.v[i].native_stack; end++)
@@ -591,10 +597,9 @@ static void fill_rule_header(struct nra_report_rule *rr, int i, const struct nra
 }
 
 /* Returns the rule's owners_claimed, for the agent stats. */
-static uint64_t fill_counts(struct nra_report_rule *rr, int i)
+static uint64_t fill_counts(struct nra_report_rule *rr, int i, const struct nra_reg_snapshot *snap)
 {
-    struct nra_rule_counts c;
-    nra_reg_counts(i, &c);
+    struct nra_rule_counts c = snap->counts[i];
     rr->counts.allocated = c.allocated;
     rr->counts.freed = c.freed;
     rr->counts.outstanding = c.outstanding;
@@ -819,7 +824,7 @@ static void fill_bounds(struct nra_report *r, const struct nra_report_sources *s
                             (unsigned long long)nra_stacks_dropped(), (unsigned long long)src->max_stacks);
 }
 
-int nra_report_build(struct nra_report *r, const struct nra_report_sources *src)
+int nra_report_build(struct nra_report *r, const struct nra_report_sources *src, const struct nra_reg_snapshot *snap)
 {
     r->n_rules = src->rules->count;
     r->rules = calloc((size_t)(r->n_rules ? r->n_rules : 1), sizeof(*r->rules));
@@ -827,10 +832,14 @@ int nra_report_build(struct nra_report *r, const struct nra_report_sources *src)
         return -ENOMEM;
     for (int i = 0; i < r->n_rules; i++) {
         fill_rule_header(&r->rules[i], i, src);
-        r->stats.owners_claimed += fill_counts(&r->rules[i], i);
+        r->stats.owners_claimed += fill_counts(&r->rules[i], i, snap);
     }
-    build_groups(r, src);
-    build_residue(r, src);
+    build_groups(r, src, snap);
+    build_residue(r, src, snap);
+    if (snap->in_flight_untracked)
+        nra_report_add_note(r, "%llu alloc natives were running beyond the %d the snapshot names: their "
+                               "allocations may read as residue",
+                            (unsigned long long)snap->in_flight_untracked, NRA_REG_IN_FLIGHT);
     fill_bounds(r, src);
     nra_report_findings(r, src);
     return 0;

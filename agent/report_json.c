@@ -329,7 +329,10 @@ int nra_report_write_json(const struct nra_report *r, FILE *o)
     fprintf(o, "{\"allocations_shift\":%u,\"allocations_rate\":%u},", r->sample_shift, 1u << r->sample_shift);
     key(o, "reachability");
     if (r->reachability_done)
-        fprintf(o, "{\"done\":true,\"walk_ms\":%.3f},", r->reachability_ms);
+        fprintf(o, "{\"done\":true,\"walk_ms\":%.3f,\"pause_ms\":%.3f,\"follow_references_ms\":%.3f,"
+                   "\"iterate_heap_ms\":%.3f,\"owners_in_heap\":%" PRIu64 "},",
+                r->reachability_ms, r->reachability_pause_ms, r->reachability_follow_ms,
+                r->reachability_iterate_ms, r->owners_in_heap);
     else
         fputs("{\"done\":false},", o);
     key(o, "stats");

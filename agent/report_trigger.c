@@ -75,6 +75,9 @@ static void add_agent_notes(struct nra_report *r)
     for (unsigned i = 0; i < n; i++)
         if (strncmp(lines[i], "hooked", 6) != 0 || nra_g.opts.log == NRA_LOG_DEBUG)
             nra_report_add_note(r, "%s", lines[i]);
+    if (nra_report_coalesced())
+        nra_report_add_note(r, "%llu data dumps were answered by a report already running",
+                            (unsigned long long)nra_report_coalesced());
     uint64_t not_sampled = nra_java_stacks_not_sampled();
     if (not_sampled)
         nra_report_add_note(r, "Java stacks sampled (java_sample=%u): %llu records have no Java stack; "
@@ -153,40 +156,100 @@ static int save_all_formats(const struct nra_report *r, const struct nra_options
     return rc;
 }
 
-static void classify(JNIEnv *env, struct nra_report *r, const struct nra_options *opts)
+static void classify(JNIEnv *env, struct nra_report *r, const struct nra_options *opts,
+                     const struct nra_reg_snapshot *snap)
 {
     if (!opts->reachability) {
         nra_report_add_note(r, "reachability=off: outstanding handles are not classified; 'live' holds them all");
         return;
     }
-    int rc = nra_heapwalk_classify(env, r);
+    int rc = nra_heapwalk_classify(env, r, snap);
     if (rc != 0)
         nra_report_add_note(r, "reachability walk not run (%s): 'live' holds every outstanding handle",
                             rc == -ENOTSUP ? "owner objects are not tracked" : strerror(-rc));
 }
 
-int nra_report_now(JNIEnv *env, const char *trigger, const struct nra_options *opts)
+/* One report: a registry snapshot first, then everything else described
+ * against it (report_lock held). */
+static int report_once(JNIEnv *env, const char *trigger, const struct nra_options *opts)
 {
-    pthread_mutex_lock(&report_lock);
     report_env = env;
     struct nra_report *r = calloc(1, sizeof(*r));
-    int rc = r ? 0 : -ENOMEM;
-    if (r) {
+    struct nra_reg_snapshot snap;
+    int rc = r ? nra_reg_snapshot(&snap) : -ENOMEM;
+    if (rc == 0) {
         fill_header(r, trigger);
         sources.max_records = nra_g.opts.max_records;
         sources.max_stacks = nra_g.opts.max_stacks;
-        rc = nra_report_build(r, &sources);
-    }
-    if (rc == 0) {
-        classify(env, r, opts);
-        nra_report_findings(r, &sources);
-        nra_finalizer_state(env, &r->finalizer);
-        add_agent_notes(r);
-        rc = save_all_formats(r, opts);
+        rc = nra_report_build(r, &sources, &snap);
+        if (rc == 0) {
+            nra_finalizer_state(env, &r->finalizer);
+            classify(env, r, opts, &snap);
+            nra_report_findings(r, &sources);
+            add_agent_notes(r);
+            rc = save_all_formats(r, opts);
+        }
+        nra_reg_snapshot_free(&snap);
     }
     if (r)
         nra_report_free(r);
     free(r);
+    return rc;
+}
+
+/* Reports run one at a time. A data dump asked for while one with the same
+ * options runs is answered by that report when it ends: requests coalesce
+ * instead of queueing walks, so a requester waits for one report at most
+ * and one that gave up leaves no work behind. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    bool running;
+    const char *running_trigger;
+    const struct nra_options *running_opts;
+    uint64_t started, finished;   /* report generations */
+    int last_rc;
+    uint64_t coalesced;
+} queue = {.lock = PTHREAD_MUTEX_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+uint64_t nra_report_coalesced(void)
+{
+    pthread_mutex_lock(&queue.lock);
+    uint64_t n = queue.coalesced;
+    pthread_mutex_unlock(&queue.lock);
+    return n;
+}
+
+int nra_report_now(JNIEnv *env, const char *trigger, const struct nra_options *opts)
+{
+    pthread_mutex_lock(&queue.lock);
+    if (queue.running && strcmp(trigger, "datadump") == 0 && strcmp(queue.running_trigger, "datadump") == 0 &&
+        queue.running_opts == opts) {
+        uint64_t gen = queue.started;
+        queue.coalesced++;
+        while (queue.finished < gen)
+            pthread_cond_wait(&queue.done, &queue.lock);
+        int rc = queue.last_rc;
+        pthread_mutex_unlock(&queue.lock);
+        return rc;
+    }
+    while (queue.running)
+        pthread_cond_wait(&queue.done, &queue.lock);
+    queue.running = true;
+    queue.running_trigger = trigger;
+    queue.running_opts = opts;
+    uint64_t gen = ++queue.started;
+    pthread_mutex_unlock(&queue.lock);
+
+    pthread_mutex_lock(&report_lock);
+    int rc = report_once(env, trigger, opts);
     pthread_mutex_unlock(&report_lock);
+
+    pthread_mutex_lock(&queue.lock);
+    queue.running = false;
+    queue.finished = gen;
+    queue.last_rc = rc;
+    pthread_cond_broadcast(&queue.done);
+    pthread_mutex_unlock(&queue.lock);
     return rc;
 }

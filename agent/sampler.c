@@ -12,29 +12,14 @@
 #include "agent_state.h"
 #include "alloc.h"
 #include "finalizer_state.h"
-#include "idset.h"
 #include "log.h"
 #include "natives.h"
 #include "stacks.h"
 #include "registry.h"
 
-struct flag_walk {
-    struct nra_sample *s;
-    struct nra_idset outstanding;
-};
-
-static void count_flags(const struct nra_record_info *rec, void *arg)
-{
-    struct flag_walk *w = arg;
-    if (rec->rule < 0 || rec->rule >= NRA_MAX_RULES)
-        return;
-    nra_idset_add(&w->outstanding, rec->id);
-    if (rec->flags & NRA_REC_FINALIZED)
-        w->s->rule[rec->rule].finalized_not_freed++;
-}
-
 struct residue_walk {
-    struct flag_walk *w;
+    struct nra_sample *s;
+    const struct nra_reg_snapshot *snap;
     int8_t *rule_of_stack;   /* by native stack id: rule + 2 (1: no rule), 0 = not looked up */
 };
 
@@ -55,12 +40,14 @@ static int rule_of(struct residue_walk *rw, uint32_t stack)
 static void add_residue(const struct nra_alloc_info *a, void *arg)
 {
     struct residue_walk *rw = arg;
-    if (nra_idset_has(&rw->w->outstanding, a->record_id))
+    /* residue: the record was freed before the snapshot (as in reports) */
+    if (a->record_id >= rw->snap->epoch || nra_reg_snapshot_find(rw->snap, a->record_id) ||
+        nra_reg_snapshot_in_flight(rw->snap, a->record_id))
         return;
     int rule = rule_of(rw, a->native_stack);
     if (rule >= 0 && rule < NRA_MAX_RULES) {
-        rw->w->s->rule[rule].residue_bytes += a->size * a->weight;
-        rw->w->s->rule[rule].residue_allocations += a->weight;
+        rw->s->rule[rule].residue_bytes += a->size * a->weight;
+        rw->s->rule[rule].residue_allocations += a->weight;
     }
 }
 
@@ -94,20 +81,26 @@ void nra_sampler_take(JNIEnv *env, struct nra_sample *s)
     s->timestamp_ms = nra_now_ns() / 1000000ull;
     s->uptime_ms = s->timestamp_ms > nra_g.start_ms ? s->timestamp_ms - nra_g.start_ms : 0;
     s->n_rules = nra_g.rules.count;
-    for (int i = 0; i < s->n_rules; i++) {
-        struct nra_rule_counts c;
-        nra_reg_counts(i, &c);
-        s->rule[i].allocated = c.allocated;
-        s->rule[i].freed = c.freed;
-        s->rule[i].outstanding = c.outstanding;
+    struct nra_reg_snapshot snap;
+    if (nra_reg_snapshot(&snap) == 0) {
+        for (int i = 0; i < s->n_rules && i < NRA_MAX_RULES; i++) {
+            s->rule[i].allocated = snap.counts[i].allocated;
+            s->rule[i].freed = snap.counts[i].freed;
+            s->rule[i].outstanding = snap.counts[i].outstanding;
+        }
+        for (size_t k = 0; k < snap.n; k++)
+            if (snap.records[k].rule >= 0 && snap.records[k].rule < NRA_MAX_RULES &&
+                (snap.records[k].flags & NRA_REC_FINALIZED))
+                s->rule[snap.records[k].rule].finalized_not_freed++;
+        /* the residue walk reads the table under stripe locks: the lookup
+         * table by stack is made before it */
+        struct residue_walk rw = {.s = s, .snap = &snap,
+                                  .rule_of_stack = calloc((size_t)nra_g.opts.max_stacks + 1, 1)};
+        if (rw.rule_of_stack)
+            nra_alloc_for_each(add_residue, &rw);
+        free(rw.rule_of_stack);
+        nra_reg_snapshot_free(&snap);
     }
-    struct flag_walk fw = {.s = s};
-    nra_reg_for_each(count_flags, &fw);
-    struct residue_walk rw = {.w = &fw, .rule_of_stack = calloc((size_t)nra_g.opts.max_stacks + 1, 1)};
-    if (rw.rule_of_stack && !fw.outstanding.oom)
-        nra_alloc_for_each(add_residue, &rw);
-    free(rw.rule_of_stack);
-    nra_idset_free(&fw.outstanding);
     s->rss_bytes = nra_series_rss();
     s->heap_used_bytes = env ? java_heap_used(env) : -1;
     s->finalizer_queue = env ? nra_finalizer_queue_length(env) : -1;

@@ -23,6 +23,7 @@
 enum nra_record_flag {
     NRA_REC_OWNER = 1u << 0,      /* the owner's constructor returned and found it */
     NRA_REC_FINALIZED = 1u << 1,  /* the owner's finalize() started */
+    NRA_REC_FREEING = 1u << 2,    /* its free native is running: out of the handle map */
 };
 
 struct nra_record_info {
@@ -47,6 +48,7 @@ struct nra_freed_info {
 };
 
 #define NRA_RECENT_FREES 8
+#define NRA_REG_IN_FLIGHT 256     /* alloc natives running at once that a snapshot can name */
 
 struct nra_rule_counts {
     uint64_t allocated;           /* recorded allocations (dropped ones excluded) */
@@ -79,6 +81,40 @@ uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint
 /* The free native was called with `handle`. Returns 0 and the retired
  * record's info, or -ENOENT (counted as unknown_frees). */
 int nra_reg_free(int rule, int64_t handle, uint32_t tid, uint64_t now_ns, struct nra_record_info *freed);
+
+/* A free in two steps, around the free native: begin takes the record out
+ * of the handle map before the native runs (so an alloc on another thread
+ * that gets the same handle back makes a new record and can never be
+ * retired by this free) and marks it FREEING; end retires it by id. The
+ * record stays outstanding in between (reports see it, counts change at
+ * end). begin returns the id (info in *rec), or 0 (counted as
+ * unknown_frees). */
+uint64_t nra_reg_begin_free(int rule, int64_t handle, struct nra_record_info *rec);
+void nra_reg_end_free(uint64_t id, uint32_t tid, uint64_t now_ns);
+
+/* A consistent view for one report: every rule's counts and every
+ * outstanding record, copied under one lock hold, so that counts.outstanding
+ * equals the records listed. Records are sorted by id. `epoch` is the next
+ * id: a record id >= epoch was made after the snapshot. `in_flight` lists
+ * the ids reserved by alloc natives still running (their allocations are
+ * neither held nor residue yet). */
+struct nra_reg_snapshot {
+    uint64_t epoch;
+    struct nra_rule_counts counts[NRA_MAX_RULES];
+    struct nra_record_info *records;
+    size_t n;
+    uint64_t in_flight[NRA_REG_IN_FLIGHT];
+    unsigned n_in_flight;
+    uint64_t in_flight_untracked; /* reservations past the bound: said in a note */
+};
+
+/* Fills *s (records malloc'd: nra_reg_snapshot_free). Returns 0 or -ENOMEM. */
+int nra_reg_snapshot(struct nra_reg_snapshot *s);
+void nra_reg_snapshot_free(struct nra_reg_snapshot *s);
+/* The snapshot's record of id, or NULL (binary search). */
+const struct nra_record_info *nra_reg_snapshot_find(const struct nra_reg_snapshot *s, uint64_t id);
+/* Whether id was reserved by an alloc native still running at the snapshot. */
+bool nra_reg_snapshot_in_flight(const struct nra_reg_snapshot *s, uint64_t id);
 
 /* Id of the outstanding record of `handle` (copied to out), or 0. */
 uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info *out);

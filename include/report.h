@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "registry.h"
 #include "rules.h"
 
 #define NRA_REPORT_NATIVE_FRAMES 49
@@ -172,7 +173,10 @@ struct nra_report {
     unsigned n_hooked;
     char hooked[16][128];        /* libraries whose allocator slots are hooked */
     bool reachability_done;
-    double reachability_ms;
+    double reachability_ms;          /* the whole walk, pauses and matching */
+    double reachability_pause_ms;    /* its stop-the-world part: follow + iterate */
+    double reachability_follow_ms, reachability_iterate_ms;
+    uint64_t owners_in_heap;         /* owner objects the heap iteration met */
     int n_rules;
     struct nra_report_rule *rules;   /* n_rules entries, malloc'd */
     struct nra_report_finalizer finalizer;
@@ -196,10 +200,12 @@ struct nra_report_sources {
 };
 
 /* Builds the rule sections (counts, residue sites, outstanding groups,
- * findings) into r, whose header fields the caller fills. Outstanding
- * handles are all put in `live` (unclassified) until the caller's
- * reachability walk classifies them. Returns 0 or -ENOMEM. */
-int nra_report_build(struct nra_report *r, const struct nra_report_sources *src);
+ * findings) into r, whose header fields the caller fills, from one
+ * registry snapshot: counts, groups and the held/residue split all describe
+ * the moment it was taken. Outstanding handles are all put in `live`
+ * (unclassified) until the caller's reachability walk classifies the
+ * snapshot's records. Returns 0 or -ENOMEM. */
+int nra_report_build(struct nra_report *r, const struct nra_report_sources *src, const struct nra_reg_snapshot *snap);
 
 /* Recomputes findings after the caller changed counts (reachability). */
 void nra_report_findings(struct nra_report *r, const struct nra_report_sources *src);

@@ -185,6 +185,56 @@ static void finalized_free_counts_as_by_finalizer(void **state)
     assert_int_equal(nra_reg_flag_handle(1, 0x77, NRA_REC_FINALIZED), 0);
 }
 
+/* The native frees handle H, and before the free wrapper retires the record
+ * another thread's alloc native gets H back: the new record must survive
+ * the old free, and nothing counts as reused or unknown. */
+static void handle_reused_during_free_keeps_the_new_record(void **state)
+{
+    (void)state;
+    uint64_t old_id = nra_reg_alloc(0, 0x9000, 0, 1, 1, 0);
+    struct nra_record_info rec;
+    uint64_t freeing = nra_reg_begin_free(0, 0x9000, &rec);
+    assert_int_equal(freeing, old_id);
+    uint64_t new_id = nra_reg_alloc(0, 0x9000, 0, 2, 2, 0);   /* the other thread */
+    assert_true(new_id != old_id);
+    nra_reg_end_free(freeing, 1, 3);
+    assert_int_equal(nra_reg_lookup_handle(0, 0x9000, &rec), new_id);
+    struct nra_rule_counts c;
+    nra_reg_counts(0, &c);
+    assert_int_equal(c.reused_unfreed, 0);
+    assert_int_equal(c.unknown_frees, 0);
+    assert_int_equal(c.freed, 1);
+    assert_int_equal(c.outstanding, 1);
+    assert_int_equal(nra_reg_free(0, 0x9000, 2, 4, NULL), 0);
+}
+
+/* A snapshot lists exactly the outstanding records, counts from the same
+ * moment, records being freed still outstanding, and running alloc
+ * natives' reservations. */
+static void snapshot_is_consistent(void **state)
+{
+    (void)state;
+    uint64_t a = nra_reg_alloc(0, 0xa1, 0, 1, 1, 0);
+    uint64_t b = nra_reg_alloc(0, 0xa2, 0, 1, 1, 0);
+    nra_reg_alloc(0, 0xa3, 0, 1, 1, 0);
+    assert_int_equal(nra_reg_free(0, 0xa3, 1, 2, NULL), 0);
+    uint64_t freeing = nra_reg_begin_free(0, 0xa2, NULL);
+    uint64_t reserved = nra_reg_reserve_id();
+    struct nra_reg_snapshot snap;
+    assert_int_equal(nra_reg_snapshot(&snap), 0);
+    assert_int_equal(snap.n, 2);
+    assert_int_equal(snap.counts[0].outstanding, 2);
+    assert_int_equal(snap.counts[0].allocated - snap.counts[0].freed, snap.n);
+    assert_non_null(nra_reg_snapshot_find(&snap, a));
+    assert_true(nra_reg_snapshot_find(&snap, b)->flags & NRA_REC_FREEING);
+    assert_true(nra_reg_snapshot_in_flight(&snap, reserved));
+    assert_false(nra_reg_snapshot_in_flight(&snap, a));
+    assert_true(snap.epoch > reserved);
+    nra_reg_snapshot_free(&snap);
+    nra_reg_end_free(freeing, 1, 3);
+    nra_reg_alloc(0, 0, reserved, 1, 1, 0);   /* the native failed: place given back */
+}
+
 static void count_record(const struct nra_record_info *rec, void *arg)
 {
     (void)rec;
@@ -243,6 +293,8 @@ int main(void)
         cmocka_unit_test_setup(bound_drops_and_counts, setup),
         cmocka_unit_test_setup(reservations_hold_places, setup),
         cmocka_unit_test_setup(finalized_free_counts_as_by_finalizer, setup),
+        cmocka_unit_test_setup(handle_reused_during_free_keeps_the_new_record, setup),
+        cmocka_unit_test_setup(snapshot_is_consistent, setup),
         cmocka_unit_test_setup(concurrent_alloc_free_8_threads, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
