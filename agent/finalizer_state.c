@@ -102,8 +102,10 @@ static void diagnose(struct nra_report_finalizer *out)
             return;
         }
     }
-    if (out->stack.n > 0 && strstr(out->stack.frames[0], "Object.wait"))
+    if (out->stack.n > 0 && strstr(out->stack.frames[0], "Object.wait")) {
+        out->idle = true;
         snprintf(out->diagnosis, sizeof(out->diagnosis), "the Finalizer thread is idle, waiting for work");
+    }
 }
 
 static void read_thread(jvmtiEnv *jvmti, JNIEnv *env, struct nra_report_finalizer *out)

@@ -144,15 +144,21 @@ static jfieldID cached_field(JNIEnv *env, const struct field_cache *c, unsigned 
 }
 
 /* *fresh tells the caller it just cached a runtime class it had not seen:
- * the one time per class worth looking for the owner class above it. */
-static jfieldID handle_field(JNIEnv *env, jclass cls, int rule, bool *fresh)
+ * the one time per class worth looking for the owner class above it.
+ * *slot is the class's place in the cache, -1 when it is not cached. */
+static jfieldID handle_field(JNIEnv *env, jclass cls, int rule, bool *fresh, int *slot)
 {
     struct field_cache *c = &ins.cache[rule];
     *fresh = false;
-    jfieldID f = cached_field(env, c, __atomic_load_n(&c->n, __ATOMIC_ACQUIRE), cls);
-    if (f)
-        return f;
-    f = (*env)->GetFieldID(env, cls, nra_g.rules.rule[rule].handle_field, "J");
+    *slot = -1;
+    unsigned n = __atomic_load_n(&c->n, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++) {
+        if ((*env)->IsSameObject(env, c->cls[i], cls)) {
+            *slot = (int)i;
+            return c->field[i];
+        }
+    }
+    jfieldID f = (*env)->GetFieldID(env, cls, nra_g.rules.rule[rule].handle_field, "J");
     if (!f) {
         (*env)->ExceptionClear(env);
         nra_agent_note("rule %s: owner has no long field '%s'", nra_g.rules.rule[rule].name,
@@ -167,6 +173,7 @@ static jfieldID handle_field(JNIEnv *env, jclass cls, int rule, bool *fresh)
         if (c->cls[at]) {
             __atomic_store_n(&c->n, at + 1, __ATOMIC_RELEASE);
             *fresh = true;
+            *slot = (int)at;
         }
     }
     pthread_mutex_unlock(&ins.lock);
@@ -176,7 +183,16 @@ static jfieldID handle_field(JNIEnv *env, jclass cls, int rule, bool *fresh)
 jfieldID nra_instrument_handle_field(JNIEnv *env, jclass cls, int rule)
 {
     bool fresh;
-    return handle_field(env, cls, rule, &fresh);
+    int slot;
+    return handle_field(env, cls, rule, &fresh, &slot);
+}
+
+jclass nra_instrument_runtime_class(JNIEnv *env, int rule, int slot)
+{
+    const struct field_cache *c = &ins.cache[rule];
+    if (rule < 0 || rule >= NRA_MAX_RULES || slot < 0 || (unsigned)slot >= __atomic_load_n(&c->n, __ATOMIC_ACQUIRE))
+        return NULL;
+    return (*env)->NewLocalRef(env, c->cls[slot]);   /* NULL when the class was unloaded */
 }
 
 static bool is_known_owner_class(JNIEnv *env, int rule, jclass cls)
@@ -231,7 +247,8 @@ static void constructed(JNIEnv *env, jobject owner, int rule)
     if (!cls)
         return;
     bool fresh;
-    jfieldID f = handle_field(env, cls, rule, &fresh);
+    int slot;
+    jfieldID f = handle_field(env, cls, rule, &fresh, &slot);
     if (fresh)
         remember_owner_class(env, rule, cls);
     (*env)->DeleteLocalRef(env, cls);
@@ -239,7 +256,7 @@ static void constructed(JNIEnv *env, jobject owner, int rule)
         return;
     jlong handle = (*env)->GetLongField(env, owner, f);
     if (handle)
-        nra_reg_claim_owner(rule, handle);
+        nra_reg_claim_owner(rule, handle, slot);
 }
 
 #define CONSTRUCTED(k) \

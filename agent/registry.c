@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Keys are a (handle, rule) pair or a record id: 8 or 16 bytes of
  * well-spread bits, so a multiply-xorshift hash does as well as uthash's
@@ -118,6 +119,13 @@ static struct record *find_id(uint64_t id)
     struct record *r = NULL;
     HASH_FIND(by_id, reg.ids, &id, sizeof(id), r);
     return r;
+}
+
+static uint64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static bool valid_rule(int rule)
@@ -334,6 +342,7 @@ int nra_reg_snapshot(struct nra_reg_snapshot *s)
             v[n++] = r->info;
         memcpy(s->counts, reg.counts, sizeof(s->counts));
         s->epoch = reg.next_id;
+        s->taken_ns = realtime_ns();
         for (unsigned i = 0; i < NRA_REG_IN_FLIGHT; i++)
             if (reg.in_flight[i])
                 s->in_flight[s->n_in_flight++] = reg.in_flight[i];
@@ -344,6 +353,14 @@ int nra_reg_snapshot(struct nra_reg_snapshot *s)
         s->n = n;
         return 0;
     }
+}
+
+uint64_t nra_reg_next_id(void)
+{
+    pthread_mutex_lock(&reg.lock);
+    uint64_t id = reg.next_id;
+    pthread_mutex_unlock(&reg.lock);
+    return id;
 }
 
 void nra_reg_snapshot_free(struct nra_reg_snapshot *s)
@@ -386,6 +403,8 @@ static uint64_t with_handle(int rule, int64_t handle, struct nra_record_info *ou
     if (r) {
         if ((add_flags & NRA_REC_OWNER) && !(r->info.flags & NRA_REC_OWNER))
             reg.counts[rule].owners_claimed++;
+        if ((add_flags & NRA_REC_FINALIZED) && !(r->info.flags & NRA_REC_FINALIZED))
+            r->info.finalized_ns = realtime_ns();
         r->info.flags |= add_flags;
         if (out)
             *out = r->info;
@@ -400,9 +419,10 @@ uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info 
     return with_handle(rule, handle, out, 0);
 }
 
-uint64_t nra_reg_claim_owner(int rule, int64_t handle)
+uint64_t nra_reg_claim_owner(int rule, int64_t handle, int class_slot)
 {
-    return with_handle(rule, handle, NULL, NRA_REC_OWNER);
+    unsigned cls = class_slot >= 0 && class_slot < 15 ? (unsigned)(class_slot + 1) << NRA_REC_CLASS_SHIFT : 0;
+    return with_handle(rule, handle, NULL, NRA_REC_OWNER | cls);
 }
 
 uint64_t nra_reg_flag_handle(int rule, int64_t handle, unsigned flags)

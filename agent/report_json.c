@@ -251,6 +251,7 @@ static void rule(FILE *o, const struct nra_report_rule *rr)
     kv_str(o, "alloc_native", rr->alloc_native, ",");
     kv_str(o, "free_native", rr->free_native, ",");
     counts(o, &rr->counts);
+    kv_bool(o, "zombies_exact", rr->zombies_exact, ",");
     kv_u64(o, "held_bytes", rr->held_bytes, ",");
     kv_u64(o, "held_allocations", rr->held_allocations, ",");
     residue(o, rr);
@@ -330,9 +331,9 @@ int nra_report_write_json(const struct nra_report *r, FILE *o)
     key(o, "reachability");
     if (r->reachability_done)
         fprintf(o, "{\"done\":true,\"walk_ms\":%.3f,\"pause_ms\":%.3f,\"follow_references_ms\":%.3f,"
-                   "\"iterate_heap_ms\":%.3f,\"owners_in_heap\":%" PRIu64 "},",
+                   "\"iterate_heap_ms\":%.3f,\"owners_in_heap\":%" PRIu64 ",\"zombies_counted\":%s},",
                 r->reachability_ms, r->reachability_pause_ms, r->reachability_follow_ms,
-                r->reachability_iterate_ms, r->owners_in_heap);
+                r->reachability_iterate_ms, r->owners_in_heap, r->zombies_counted ? "true" : "false");
     else
         fputs("{\"done\":false},", o);
     key(o, "stats");

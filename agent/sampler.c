@@ -51,7 +51,7 @@ static void add_residue(const struct nra_alloc_info *a, void *arg)
     }
 }
 
-static int64_t java_heap_used(JNIEnv *env)
+int64_t nra_java_heap_used(JNIEnv *env)
 {
     jclass rt = (*env)->FindClass(env, "java/lang/Runtime");
     if (!rt) {
@@ -102,7 +102,7 @@ void nra_sampler_take(JNIEnv *env, struct nra_sample *s)
         nra_reg_snapshot_free(&snap);
     }
     s->rss_bytes = nra_series_rss();
-    s->heap_used_bytes = env ? java_heap_used(env) : -1;
+    s->heap_used_bytes = env ? nra_java_heap_used(env) : -1;
     s->finalizer_queue = env ? nra_finalizer_queue_length(env) : -1;
 }
 

@@ -24,6 +24,10 @@ void JNICALL nra_instrument_on_class_load(jvmtiEnv *jvmti, JNIEnv *env, jclass r
  * (cached per class), or NULL. */
 jfieldID nra_instrument_handle_field(JNIEnv *env, jclass cls, int rule);
 
+/* A local reference to the runtime owner class in slot `slot` of the
+ * rule's class cache (the slot a record's flags name), or NULL. */
+jclass nra_instrument_runtime_class(JNIEnv *env, int rule, int slot);
+
 /* Local references to the rule's owner class(es) seen so far (one per class
  * loader that loaded a copy). Returns the count. */
 unsigned nra_instrument_owner_classes(JNIEnv *env, int rule, jclass *out, unsigned max);

@@ -25,6 +25,11 @@ enum nra_record_flag {
     NRA_REC_FINALIZED = 1u << 1,  /* the owner's finalize() started */
     NRA_REC_FREEING = 1u << 2,    /* its free native is running: out of the handle map */
 };
+/* Bits 8-11 of flags: the owner's runtime class, as its slot in the
+ * instrument module's per-rule class cache + 1 (0: not known). */
+#define NRA_REC_CLASS_SHIFT 8
+#define NRA_REC_CLASS_MASK (0xfu << NRA_REC_CLASS_SHIFT)
+#define NRA_REC_CLASS(flags) ((int)(((flags) & NRA_REC_CLASS_MASK) >> NRA_REC_CLASS_SHIFT) - 1)
 
 struct nra_record_info {
     uint64_t id;
@@ -34,6 +39,7 @@ struct nra_record_info {
     uint32_t alloc_tid;
     uint32_t java_site;           /* interned creating Java stack, 0 = none */
     uint64_t alloc_ns;            /* CLOCK_REALTIME, ns */
+    uint64_t finalized_ns;        /* when NRA_REC_FINALIZED was set (CLOCK_REALTIME), else 0 */
 };
 
 /* A freed handle's life, kept in a small per-rule ring of the latest frees
@@ -100,6 +106,7 @@ void nra_reg_end_free(uint64_t id, uint32_t tid, uint64_t now_ns);
  * neither held nor residue yet). */
 struct nra_reg_snapshot {
     uint64_t epoch;
+    uint64_t taken_ns;            /* CLOCK_REALTIME */
     struct nra_rule_counts counts[NRA_MAX_RULES];
     struct nra_record_info *records;
     size_t n;
@@ -107,6 +114,10 @@ struct nra_reg_snapshot {
     unsigned n_in_flight;
     uint64_t in_flight_untracked; /* reservations past the bound: said in a note */
 };
+
+/* The id the next record will get: equal to a snapshot's epoch while no
+ * record was made since. */
+uint64_t nra_reg_next_id(void);
 
 /* Fills *s (records malloc'd: nra_reg_snapshot_free). Returns 0 or -ENOMEM. */
 int nra_reg_snapshot(struct nra_reg_snapshot *s);
@@ -122,9 +133,10 @@ uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info 
 /* Outstanding record by id; -ENOENT if retired (freed) or unknown. */
 int nra_reg_get(uint64_t id, struct nra_record_info *out);
 
-/* The owner of `handle` was constructed: marks its record NRA_REC_OWNER and
- * returns its id, or 0 (one lookup, one lock). */
-uint64_t nra_reg_claim_owner(int rule, int64_t handle);
+/* The owner of `handle` was constructed: marks its record NRA_REC_OWNER,
+ * notes the owner's runtime class slot (-1: unknown) and returns its id, or
+ * 0 (one lookup, one lock). */
+uint64_t nra_reg_claim_owner(int rule, int64_t handle, int class_slot);
 
 /* Adds flags to the outstanding record of `handle`; returns its id or 0. */
 uint64_t nra_reg_flag_handle(int rule, int64_t handle, unsigned flags);

@@ -113,6 +113,7 @@ struct nra_report_rule {
     char free_native[384];
     struct nra_report_counts counts;
     bool residue_estimated;                  /* freed_with_residue and residue sums are estimates */
+    bool zombies_exact;                      /* counts.zombies is exact (else an upper bound) */
     uint64_t held_bytes, held_allocations;   /* attributed to outstanding handles */
     uint64_t residue_bytes, residue_allocations;
     uint64_t repeating_bytes, repeating_allocations;  /* residue at repeating sites only */
@@ -141,6 +142,7 @@ struct nra_report_rule {
 struct nra_report_finalizer {
     bool known;
     bool enabled;
+    bool idle;                   /* waiting for work: no finalize() is running */
     int64_t queue_length;        /* -1 unknown */
     char thread_state[32];
     struct nra_report_stack stack;
@@ -177,6 +179,7 @@ struct nra_report {
     double reachability_pause_ms;    /* its stop-the-world part: follow + iterate */
     double reachability_follow_ms, reachability_iterate_ms;
     uint64_t owners_in_heap;         /* owner objects the heap iteration met */
+    bool zombies_counted;            /* false: the iteration was skipped to keep the pause short */
     int n_rules;
     struct nra_report_rule *rules;   /* n_rules entries, malloc'd */
     struct nra_report_finalizer finalizer;

@@ -20,4 +20,7 @@ int nra_sampler_start(JNIEnv *env);
 /* Takes one sample now (also used to give a report its latest numbers). */
 void nra_sampler_take(JNIEnv *env, struct nra_sample *out);
 
+/* Bytes in use in the Java heap (Runtime total - free), or -1. */
+int64_t nra_java_heap_used(JNIEnv *env);
+
 #endif

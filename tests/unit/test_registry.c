@@ -29,10 +29,10 @@ static void alloc_then_free(void **state)
     assert_int_equal(nra_reg_lookup_handle(0, 0x1000, &looked), id);
     assert_int_equal(looked.java_site, 3);
     assert_int_equal(nra_reg_lookup_handle(0, 0x1001, &looked), 0);
-    assert_int_equal(nra_reg_claim_owner(0, 0x1000), id);
+    assert_int_equal(nra_reg_claim_owner(0, 0x1000, -1), id);
     assert_int_equal(nra_reg_lookup_handle(0, 0x1000, &looked), id);
     assert_true(looked.flags & NRA_REC_OWNER);
-    assert_int_equal(nra_reg_claim_owner(0, 0x1001), 0);
+    assert_int_equal(nra_reg_claim_owner(0, 0x1001, -1), 0);
     struct nra_record_info info;
     assert_int_equal(nra_reg_get(id, &info), 0);
     assert_int_equal(info.alloc_tid, 7);
@@ -176,7 +176,7 @@ static void finalized_free_counts_as_by_finalizer(void **state)
 {
     (void)state;
     uint64_t id = nra_reg_alloc(1, 0x77, 0, 1, 1, 0);
-    assert_int_equal(nra_reg_claim_owner(1, 0x77), id);
+    assert_int_equal(nra_reg_claim_owner(1, 0x77, -1), id);
     assert_int_equal(nra_reg_flag_handle(1, 0x77, NRA_REC_FINALIZED), id);
     assert_int_equal(nra_reg_free(1, 0x77, 1, 1, NULL), 0);
     struct nra_rule_counts c;

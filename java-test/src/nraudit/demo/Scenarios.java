@@ -30,6 +30,10 @@ import javax.net.ssl.SSLException;
  *           [--protocols TLSv1.3,TLSv1.2] [--trust ca|default] [--contexts N] [--netty-warnings]
  *
  *   churn N            create N engines and release each (every SSL* is freed)
+ *   storm N            --threads T for --seconds S (or N engines each, whichever ends
+ *                      first): OPENSSL_REFCNT engines released, and OPENSSL engines
+ *                      dropped unreleased so that finalize() frees them; prints
+ *                      released= and dropped= (the engines the Finalizer frees)
  *   handshakes N       N in-memory TLS handshakes (client + server engine, mutual
  *                      auth, wrap/unwrap over ByteBuffers), then release both
  *   hold K             keep K engines reachable from a static list
@@ -80,7 +84,7 @@ public final class Scenarios {
     public static void main(String[] args) throws Exception {
         Cli cli = Cli.parse("Scenarios", args,
                 new String[] {"certs", "wait-file", "wait-timeout", "pid-file", "provider", "threads", "side",
-                    "protocols", "trust", "contexts"},
+                    "protocols", "trust", "contexts", "seconds"},
                 new String[] {"netty-warnings"});
         List<String> pos = cli.positional();
         if (pos.size() != 2) {
@@ -110,6 +114,9 @@ public final class Scenarios {
         if (scenario.equals("churn")) {
             summary = churn(n, Tls.provider(cli, "openssl"), threads, serverSide);
             Cli.gc(3, true);
+        } else if (scenario.equals("storm")) {
+            summary = storm(n, threads, cli.intOpt("seconds", 10, 1, 3600));
+            Cli.gc(6, true);
         } else if (scenario.equals("handshakes")) {
             summary = handshakes(n, Tls.provider(cli, "openssl"));
             Cli.gc(3, true);
@@ -140,7 +147,7 @@ public final class Scenarios {
             summary = handshakes(n, SslProvider.JDK);
             Cli.gc(3, true);
         } else {
-            cli.usageError("unknown scenario " + scenario + " (churn, handshakes, hold, retain-twice, "
+            cli.usageError("unknown scenario " + scenario + " (churn, storm, handshakes, hold, retain-twice, "
                     + "drop-refcnt, block-finalizer, zombies, fail-construct, jdk-provider)");
             return;
         }
@@ -224,6 +231,50 @@ public final class Scenarios {
         }
         return "provider=" + p + " threads=" + threads + " contexts=" + contexts + " trust="
                 + (defaultTrust ? "default" : "ca") + " released=" + done.get();
+    }
+
+    /**
+     * Engines churned the two ways a correct service frees them, on several
+     * threads at once: released (OPENSSL_REFCNT) or dropped for finalize()
+     * to free (OPENSSL). Nothing leaks a handle.
+     */
+    static String storm(final int perThread, int threads, int seconds) throws Exception {
+        final SslContext refcnt = serverContext(SslProvider.OPENSSL_REFCNT);
+        final SslContext finalized = serverContext(SslProvider.OPENSSL);
+        final long deadline = System.nanoTime() + seconds * 1000000000L;
+        final AtomicInteger released = new AtomicInteger();
+        final AtomicInteger dropped = new AtomicInteger();
+        final Throwable[] error = new Throwable[1];
+        Thread[] workers = new Thread[threads];
+        for (int t = 0; t < threads; t++) {
+            workers[t] = new Thread(new Runnable() {
+                public void run() {
+                    try {
+                        for (int i = 0; i < perThread && System.nanoTime() - deadline < 0; i++) {
+                            if ((i & 1) == 0) {
+                                release(refcnt.newEngine(ByteBufAllocator.DEFAULT));
+                                released.incrementAndGet();
+                            } else {
+                                finalized.newEngine(ByteBufAllocator.DEFAULT);   // finalize() frees it
+                                dropped.incrementAndGet();
+                            }
+                        }
+                    } catch (Throwable e) {
+                        synchronized (error) {
+                            error[0] = e;
+                        }
+                    }
+                }
+            }, "storm-" + t);
+            workers[t].start();
+        }
+        for (Thread w : workers) {
+            w.join();
+        }
+        if (error[0] != null) {
+            throw new RuntimeException("storm failed", error[0]);
+        }
+        return "threads=" + threads + " released=" + released.get() + " dropped=" + dropped.get();
     }
 
     static String handshakes(int n, SslProvider p) throws Exception {
