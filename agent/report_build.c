@@ -749,8 +749,40 @@ static void sort_findings(struct nra_report_rule *rr)
     }
 }
 
+/* A rule is audited when its alloc native was bound and wrapped: without
+ * it no handle can be seen, and "no leak" would mean nothing. */
+static void audit_state(struct nra_report *r, const struct nra_report_sources *src)
+{
+    r->audited = false;
+    for (int i = 0; i < r->n_rules; i++) {
+        struct nra_report_rule *rr = &r->rules[i];
+        rr->audited = src->wrapped && src->wrapped(i, NRA_ROLE_ALLOC) > 0;
+        rr->unaudited_reason[0] = '\0';
+        if (!rr->audited)
+            snprintf(rr->unaudited_reason, sizeof(rr->unaudited_reason),
+                     "no native of rule %s was bound (%s never registered: its library not loaded, "
+                     "or loaded before the agent)", rr->rule, rr->alloc_native);
+        r->audited |= rr->audited;
+    }
+}
+
+static void verdict_sentence(struct nra_report *r)
+{
+    unsigned n = 0;
+    for (int i = 0; i < r->n_rules; i++)
+        n += r->rules[i].n_findings;
+    if (n)
+        snprintf(r->verdict, sizeof(r->verdict), "%u native leak finding%s.", n, n == 1 ? "" : "s");
+    else if (!r->audited)
+        snprintf(r->verdict, sizeof(r->verdict), "nothing audited: no native of any rule was bound, so no leak "
+                                                 "could be seen (inconclusive).");
+    else
+        snprintf(r->verdict, sizeof(r->verdict), "no native leak seen.");
+}
+
 void nra_report_findings(struct nra_report *r, const struct nra_report_sources *src)
 {
+    audit_state(r, src);
     for (int i = 0; i < r->n_rules; i++) {
         struct nra_report_rule *rr = &r->rules[i];
         rr->n_findings = 0;
@@ -763,6 +795,7 @@ void nra_report_findings(struct nra_report *r, const struct nra_report_sources *
                       "belong to unreachable owners still waiting for finalize()");
         sort_findings(rr);
     }
+    verdict_sentence(r);
 }
 
 static void add_bound(struct nra_report *r, const char *table, const char *option, uint64_t size, uint64_t used,

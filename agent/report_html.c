@@ -167,6 +167,7 @@ static const char css[] =
     ".verdict{font-size:17px;font-weight:600;padding:10px 14px;border-radius:6px;border-left:6px solid;margin:8px 0}\n"
     ".verdict.bad{background:var(--badbg);border-color:var(--bad);color:var(--bad)}\n"
     ".verdict.ok{background:var(--okbg);border-color:var(--ok);color:var(--ok)}\n"
+    ".verdict.unknown{border-color:var(--muted);color:var(--muted)}\n"
     "ul.findings{margin:6px 0 10px;padding-left:20px}ul.findings li{margin:3px 0}\n"
     "table{border-collapse:collapse;margin:6px 0 12px}\n"
     "th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}\n"
@@ -428,10 +429,16 @@ static void verdict(const struct nra_report *r, FILE *o)
 {
     unsigned n = total_findings(r);
     fputs("<section id=\"verdict\">\n<h2>Verdict</h2>\n", o);
-    if (n == 0)
-        fputs("<p class=\"verdict ok\">VERDICT: no native leak seen.</p>\n", o);
-    else
-        fprintf(o, "<p class=\"verdict bad\">VERDICT: %u native leak finding%s.</p>\n", n, plural(n, "s"));
+    fprintf(o, "<p class=\"verdict %s\">VERDICT: ", n ? "bad" : r->audited ? "ok" : "unknown");
+    ESCF(o, r->verdict);
+    fputs("</p>\n", o);
+    for (int i = 0; i < r->n_rules; i++) {
+        if (r->rules[i].audited)
+            continue;
+        fputs("<p class=\"note\">not audited: ", o);
+        ESCF(o, r->rules[i].unaudited_reason);
+        fputs("</p>\n", o);
+    }
     if (n) {
         fputs("<ul class=\"findings\">\n", o);
         for (int i = 0; i < r->n_rules; i++)

@@ -250,6 +250,8 @@ static void rule(FILE *o, const struct nra_report_rule *rr)
     kv_str(o, "owner_class", rr->owner_class, ",");
     kv_str(o, "alloc_native", rr->alloc_native, ",");
     kv_str(o, "free_native", rr->free_native, ",");
+    kv_bool(o, "audited", rr->audited, ",");
+    kv_str(o, "unaudited_reason", rr->unaudited_reason, ",");
     counts(o, &rr->counts);
     kv_bool(o, "zombies_exact", rr->zombies_exact, ",");
     kv_u64(o, "held_bytes", rr->held_bytes, ",");
@@ -311,6 +313,8 @@ int nra_report_write_json(const struct nra_report *r, FILE *o)
     kv_str(o, "version", r->version, ",");
     kv_str(o, "options", r->options, ",");
     kv_u64(o, "dropped", r->dropped, ",");
+    kv_bool(o, "audited", r->audited, ",");
+    kv_str(o, "verdict", r->verdict, ",");
     key(o, "bounds");
     fputc('[', o);
     for (unsigned i = 0; i < r->n_bounds; i++) {

@@ -7,14 +7,6 @@
 
 #include "report.h"
 
-static unsigned total_findings(const struct nra_report *r)
-{
-    unsigned n = 0;
-    for (int i = 0; i < r->n_rules; i++)
-        n += r->rules[i].n_findings;
-    return n;
-}
-
 static void human_bytes(uint64_t b, char *out, size_t len)
 {
     if (b >= 10u << 20)
@@ -57,16 +49,14 @@ static void hypotheses(const struct nra_report *r, const struct nra_report_rule 
 
 static void verdict(const struct nra_report *r, FILE *o)
 {
-    unsigned n = total_findings(r);
-    if (n == 0) {
-        fputs("VERDICT: no native leak seen.\n", o);
-    } else {
-        fprintf(o, "VERDICT: %u native leak finding%s.\n", n, n == 1 ? "" : "s");
-        for (int i = 0; i < r->n_rules; i++)
-            for (unsigned k = 0; k < r->rules[i].n_findings; k++)
-                fprintf(o, "  * [%s] %s: %s\n", r->rules[i].rule, r->rules[i].findings[k].kind,
-                        r->rules[i].findings[k].summary);
-    }
+    fprintf(o, "VERDICT: %s\n", r->verdict);
+    for (int i = 0; i < r->n_rules; i++)
+        for (unsigned k = 0; k < r->rules[i].n_findings; k++)
+            fprintf(o, "  * [%s] %s: %s\n", r->rules[i].rule, r->rules[i].findings[k].kind,
+                    r->rules[i].findings[k].summary);
+    for (int i = 0; i < r->n_rules; i++)
+        if (!r->rules[i].audited)
+            fprintf(o, "  - [%s] not audited: %s\n", r->rules[i].rule, r->rules[i].unaudited_reason);
     for (int i = 0; i < r->n_rules; i++)
         if (r->rules[i].counts.allocated)
             hypotheses(r, &r->rules[i], o);

@@ -44,7 +44,7 @@ int cli_check(int argc, char **argv)
 {
     const char *path = NULL, *v = NULL;
     unsigned fail_on = CLI_KINDS_DEFAULT;
-    bool have_max = false;
+    bool have_max = false, allow_unaudited = false;
     uint64_t max_bytes = 0;
     bool opts_done = false;
     for (int i = 1; i < argc; i++) {
@@ -57,6 +57,8 @@ int cli_check(int argc, char **argv)
             char err[256];
             if (cli_parse_kinds(v, &fail_on, err, sizeof(err)) != 0)
                 cli_die("%s", err);
+        } else if (!opts_done && strcmp(a, "--allow-unaudited") == 0) {
+            allow_unaudited = true;
         } else if (!opts_done && cli_opt_value(a, "max-bytes", &i, argc, argv, &v)) {
             if (cli_parse_u64(v, &max_bytes) != 0)
                 cli_die("--max-bytes '%s': expected a whole number of bytes (e.g. 65536)", v);
@@ -102,7 +104,17 @@ int cli_check(int argc, char **argv)
 
     int rc;
     const char *s = n == 1 ? "" : "s";
-    if (n == 0) {
+    json_object *audited = cli_get(cli_get(r, "agent"), "audited");
+    bool nothing_audited = audited && json_object_is_type(audited, json_type_boolean) &&
+                           !json_object_get_boolean(audited);
+    for (size_t i = 0; nothing_audited && i < cli_len(res); i++)
+        printf("not audited [%s]: %s\n", cli_str(cli_at(res, i), "rule"),
+               cli_str(cli_at(res, i), "unaudited_reason"));
+    if (n == 0 && nothing_audited && !allow_unaudited) {
+        printf("INCONCLUSIVE: nothing audited: no native of any rule was bound "
+               "(--allow-unaudited makes this a pass)\n");
+        rc = CLI_EXIT_INCONCLUSIVE;
+    } else if (n == 0) {
         printf("PASS: no findings of kinds %s\n", kinds);
         rc = CLI_EXIT_OK;
     } else if (have_max && bytes <= max_bytes) {

@@ -14,6 +14,7 @@
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_ERROR 2
+#define CLI_EXIT_INCONCLUSIVE 3   /* check: nothing was audited */
 
 #ifndef NRAUDIT_VERSION
 #define NRAUDIT_VERSION "unknown"

@@ -43,10 +43,12 @@ const char cli_usage_dump[] =
     "  --timeout S  give up after S seconds (default 60; decimals allowed)\n";
 
 const char cli_usage_check[] =
-    "usage: nraudit check <report.json> [--fail-on KINDS] [--max-bytes N]\n"
+    "usage: nraudit check <report.json> [--fail-on KINDS] [--max-bytes N] [--allow-unaudited]\n"
     "\n"
-    "A gate for CI and staging: exits 1 if the nraudit JSON report (schema\n"
-    "nraudit/report-v1; '-' reads stdin) has findings of the given kinds, else 0.\n"
+    "A gate for CI and staging over an nraudit JSON report (schema\n"
+    "nraudit/report-v1; '-' reads stdin). Exit status: 0 pass; 1 findings of the\n"
+    "given kinds; 2 bad arguments or report; 3 inconclusive: nothing was audited\n"
+    "(no native of any rule was bound), unless --allow-unaudited.\n"
     "Prints one line per finding, then the verdict:\n"
     "\n"
     "  finding [rule] kind owners=N bytes=N: summary\n"
@@ -59,7 +61,8 @@ const char cli_usage_check[] =
     "                   pending_finalization (default:\n"
     "                   residue,finalized_not_freed,collected_not_freed)\n"
     "  --max-bytes N    pass while the bytes of those findings sum to at most N\n"
-    "                   (findings of 0 bytes then pass too)\n";
+    "                   (findings of 0 bytes then pass too)\n"
+    "  --allow-unaudited  a report that audited nothing passes (exit 0)\n";
 
 const char cli_usage_diff[] =
     "usage: nraudit diff <base.json> <new.json>\n"

@@ -126,6 +126,8 @@ struct nra_report_rule {
     unsigned n_groups;
     uint64_t groups_omitted;
     struct nra_report_group groups[NRA_REPORT_MAX_GROUPS];
+    bool audited;                            /* its alloc native was bound and wrapped */
+    char unaudited_reason[192];              /* why not, "" when audited */
     unsigned n_findings;
     struct nra_report_finding findings[NRA_REPORT_MAX_FINDINGS];
     unsigned n_recent;
@@ -182,6 +184,8 @@ struct nra_report {
     bool zombies_counted;            /* false: the iteration was skipped to keep the pause short */
     int n_rules;
     struct nra_report_rule *rules;   /* n_rules entries, malloc'd */
+    bool audited;                    /* some rule was audited: a verdict means something */
+    char verdict[256];               /* the verdict's sentence, computed once (nra_report_findings) */
     struct nra_report_finalizer finalizer;
 };
 

@@ -68,9 +68,11 @@ run 1 check-residue "$NRA" check "$WORK/churn.json" --fail-on=collected_not_free
 pass "check --fail-on pending_finalization passes the churn report, --fail-on ...,residue fails it"
 
 scenario "$JAVA17" jdk "$WORK/jdk" jdk-provider 20
-run 0 check-jdk "$NRA" check "$WORK/jdk.json"
-tail -1 "$WORK/check-jdk.out" | grep -q '^PASS: no findings' || fail "check jdk-provider: verdict"
-run 0 check-stdin sh -c "\"$NRA\" check - <\"$WORK/jdk.json\""
+run 3 check-jdk "$NRA" check "$WORK/jdk.json"
+tail -1 "$WORK/check-jdk.out" | grep -q '^INCONCLUSIVE: nothing audited' || fail "check jdk-provider: verdict"
+run 0 check-jdk-allowed "$NRA" check --allow-unaudited "$WORK/jdk.json"
+tail -1 "$WORK/check-jdk-allowed.out" | grep -q '^PASS: no findings' || fail "check --allow-unaudited: verdict"
+run 3 check-stdin sh -c "\"$NRA\" check - <\"$WORK/jdk.json\""
 pass "check passes the JDK-provider report (also from stdin)"
 
 # ---- (2) diff -------------------------------------------------------------

@@ -56,6 +56,10 @@ $CHECK "$WORK/mid.json" \
     "res('netty-tcnative-ssl')['findings'][0]['known_leak']['id'] == 'netty-tcnative #532'" \
     "'matches netty-tcnative #532' in res('netty-tcnative-ssl')['findings'][0]['summary']" \
     "'upgrade to ≥ 2.0.30.Final' in res('netty-tcnative-ssl')['findings'][0]['summary']" \
+    "len([f for f in res('netty-tcnative-ssl')['findings'] if f['kind'] == 'residue' and f['native_site']['scope'] == 'alloc']) == 1" \
+    "res('netty-tcnative-ssl')['findings'][0]['native_site']['owners'] == $SSL['freed']" \
+    "not any('full' in n for n in r['agent']['notes'])" \
+    "bound('sites')['degraded'] == 0 and r['agent']['dropped'] == 0" \
     || fail "residue in the mid-run report"
 head -3 "$WORK/mid.txt" | grep -q "VERDICT: " || fail "text report does not start with the verdict"
 pass "residue: one 32-byte allocation in SSL.newSSL per freed engine; named as netty-tcnative #532"

@@ -65,6 +65,9 @@ static struct nra_report *make_report(void)
     rr->groups[0].oldest_ms = r->timestamp_ms - 5000;
     rr->groups[0].java = s->java;
     rr->n_findings = 1;
+    rr->audited = true;
+    r->audited = true;
+    snprintf(r->verdict, sizeof(r->verdict), "1 native leak finding.");
     SET(rr->findings[0].kind, "residue");
     rr->findings[0].owners = 100;
     rr->findings[0].bytes = 3200;
@@ -337,6 +340,7 @@ static void unclassified_and_empty_reports(void **state)
     struct nra_report *r = make_report();
     r->reachability_done = false;
     r->rules[0].n_findings = 0;
+    snprintf(r->verdict, sizeof(r->verdict), "no native leak seen.");
     r->finalizer.known = false;
     char *html = render(r, NULL, 0);
     assert_non_null(strstr(html, "VERDICT: no native leak seen."));
@@ -348,8 +352,9 @@ static void unclassified_and_empty_reports(void **state)
 
     struct nra_report *empty = calloc(1, sizeof(*empty));
     assert_non_null(empty);
+    snprintf(empty->verdict, sizeof(empty->verdict), "nothing audited (inconclusive).");
     html = render(empty, NULL, 0);
-    assert_non_null(strstr(html, "VERDICT: no native leak seen."));
+    assert_non_null(strstr(html, "<p class=\"verdict unknown\">VERDICT: nothing audited (inconclusive).</p>"));
     assert_non_null(strstr(html, "No rule allocated a handle yet"));
     assert_balanced(html);
     free(html);
