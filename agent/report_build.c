@@ -716,6 +716,27 @@ static void class_finding(struct nra_report_rule *rr, const char *kind, uint64_t
     add_finding(rr, kind, n, 0, summary);
 }
 
+/* Rates over the audited time (the agent's uptime): what tells a leak that
+ * grows with traffic from bounded state, and sizes the urgency. */
+static void finding_rates(struct nra_report_finding *f, uint64_t uptime_ms)
+{
+    f->bytes_per_owner = f->owners ? f->bytes / f->owners : 0;
+    double hours = (double)uptime_ms / 3.6e6;
+    f->owners_per_hour = hours > 0 ? (double)f->owners / hours : 0;
+    f->bytes_per_hour = hours > 0 ? (double)f->bytes / hours : 0;
+}
+
+static void rate_sentence(const struct nra_report_finding *f, char *out, size_t len)
+{
+    double per_day = f->bytes_per_hour * 24;
+    if (per_day >= 1024.0 * 1024 * 1024)
+        snprintf(out, len, "; at this rate ~%.1f GiB/day", per_day / (1024.0 * 1024 * 1024));
+    else if (per_day >= 1024.0 * 1024)
+        snprintf(out, len, "; at this rate ~%.1f MiB/day", per_day / (1024.0 * 1024));
+    else
+        snprintf(out, len, "; at this rate ~%.0f KiB/day", per_day / 1024.0);
+}
+
 /* Residue of the owner's own natives first, then the leak classes, then
  * residue of use natives (possibly a cache); by bytes within each. */
 static int finding_rank(const struct nra_report_finding *f, const struct nra_report_rule *rr)
@@ -793,6 +814,14 @@ void nra_report_findings(struct nra_report *r, const struct nra_report_sources *
                       "belong to owners collected by GC without ever being freed (leak)");
         class_finding(rr, "pending_finalization", rr->counts.pending_finalization,
                       "belong to unreachable owners still waiting for finalize()");
+        for (unsigned k = 0; k < rr->n_findings; k++) {
+            struct nra_report_finding *f = &rr->findings[k];
+            finding_rates(f, r->uptime_ms);
+            if (f->bytes && f->bytes_per_hour > 0) {
+                size_t used = strlen(f->summary);
+                rate_sentence(f, f->summary + used, sizeof(f->summary) - used);
+            }
+        }
         sort_findings(rr);
     }
     verdict_sentence(r);

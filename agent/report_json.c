@@ -214,6 +214,11 @@ static void findings(FILE *o, const struct nra_report_rule *rr)
         kv_u64(o, "owners", f->owners, ",");
         kv_u64(o, "bytes", f->bytes, ",");
         kv_bool(o, "estimated", f->estimated, ",");
+        kv_u64(o, "bytes_per_owner", f->bytes_per_owner, ",");
+        key(o, "owners_per_hour");
+        fprintf(o, "%.1f,", f->owners_per_hour);
+        key(o, "bytes_per_hour");
+        fprintf(o, "%.1f,", f->bytes_per_hour);
         if (f->native_site >= 0) {
             const struct nra_report_native_site *ns = &rr->native_sites[f->native_site];
             key(o, "native_site");

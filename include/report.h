@@ -100,6 +100,8 @@ struct nra_report_finding {
     uint64_t owners, bytes;
     int native_site;             /* residue: index in native_sites[], else -1 */
     bool estimated;
+    uint64_t bytes_per_owner;    /* 0 when owners is 0 */
+    double owners_per_hour, bytes_per_hour;   /* over the audited time (uptime) */
     char summary[640];
     char known_leak[64];         /* id in data/known-leaks.tsv, "" if none */
     char known_version[64];      /* artifact version that matched */
