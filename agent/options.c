@@ -70,12 +70,34 @@ static int parse_uint(const char *key, const char *v, unsigned min, unsigned max
 {
     char *end = NULL;
     errno = 0;
-    unsigned long n = strtoul(v, &end, 10);
-    if (v[0] == '\0' || v[0] == '-' || *end != '\0' || errno != 0 || n < min || n > max) {
+    /* strtoul would accept leading spaces and a sign: digits only */
+    unsigned long n = v[0] >= '0' && v[0] <= '9' ? strtoul(v, &end, 10) : 0;
+    if (!end || *end != '\0' || errno != 0 || n < min || n > max) {
         snprintf(err, err_len, "%s=%s: expected a whole number from %u to %u", key, v, min, max);
         return -EINVAL;
     }
     *out = (unsigned)n;
+    return 0;
+}
+
+/* A duration in seconds: digits, then an optional unit s, m or h. */
+static int parse_seconds(const char *key, const char *v, unsigned max, unsigned *out, char *err, size_t err_len)
+{
+    char digits[32];
+    size_t n = strlen(v);
+    unsigned scale = 1;
+    if (n > 0 && n < sizeof(digits) && strchr("smh", v[n - 1])) {
+        scale = v[n - 1] == 'h' ? 3600 : v[n - 1] == 'm' ? 60 : 1;
+        n--;
+    }
+    if (n == 0 || n >= sizeof(digits))
+        return fail(err, err_len, "%s=%s: expected a duration (e.g. 30, 30s, 5m, 1h; at most %u s)", key, v, max);
+    memcpy(digits, v, n);
+    digits[n] = '\0';
+    unsigned count;
+    if (parse_uint(key, digits, 0, max, &count, err, err_len) != 0 || (uint64_t)count * scale > max)
+        return fail(err, err_len, "%s=%s: expected a duration (e.g. 30, 30s, 5m, 1h; at most %u s)", key, v, max);
+    *out = count * scale;
     return 0;
 }
 
@@ -130,7 +152,7 @@ static int set_option(struct nra_options *o, const char *key, const char *v, cha
             return fail(err, err_len, "rules=%s: expected the path of a rules file", v);
         snprintf(o->rules_file, sizeof(o->rules_file), "%s", v);
     } else if (strcmp(key, "interval") == 0) {
-        rc = parse_uint(key, v, 0, 86400, &o->interval, err, err_len);
+        rc = parse_seconds(key, v, 86400, &o->interval, err, err_len);
     } else if (strcmp(key, "series_max_kb") == 0) {
         rc = parse_uint(key, v, 1, 4u << 20, &o->series_max_kb, err, err_len);
     } else if (strcmp(key, "java_depth") == 0) {

@@ -150,6 +150,7 @@ def report_fields(rep):
         d[k] = reach.get(k)
     res = rep.get("resources", [])
     d["zombies"] = res[0].get("counts", {}).get("zombies") if res else None
+    d["allocated"] = sum(r.get("counts", {}).get("allocated", 0) for r in res)
     d["notes"] = a.get("notes", [])
     return d
 
@@ -469,9 +470,10 @@ def storm_part(args, nb, jdks, work):
     for java, label, jcmd in jdks:
         d = tempfile.mkdtemp(prefix="storm-", dir=work)
         sp = os.path.join(d, "SP.log")
+        go = os.path.join(d, "go")
         cmd = base_cmd(java, nb, sp, os.path.join(d, "r-%p"), args.storm_heap) + [
             "storm", str(args.storm_count), "--threads", str(args.threads), "--seconds", str(args.seconds),
-            "--certs", nb["certs"]]
+            "--certs", nb["certs"], "--wait-file", go, "--wait-timeout", str(args.timeout)]
         jvm = Jvm(cmd, d, args.seconds + args.timeout)
         report = os.path.join(d, "r-%d.json" % jvm.pid)
         dumps, failed = [], 0
@@ -496,18 +498,27 @@ def storm_part(args, nb, jdks, work):
                     f["t"] = t_tick - jvm.t0
                     dumps.append(f)
                     log("pause: storm %s t=%.1f s: pause %.1f ms walk %.1f ms (follow %.1f, iterate %.1f), "
-                        "zombies %s, owners_in_heap %s, jcmd %.2f s" % (
+                        "zombies %s, owners_in_heap %s, allocated %s, jcmd %.2f s" % (
                             label, f["t"], f["pause_ms"] or -1, f["walk_ms"] or -1,
                             f["follow_references_ms"] or -1, f["iterate_heap_ms"] or -1,
-                            f["zombies"] if f["zombies_counted"] else "skipped", f["owners_in_heap"], wall))
+                            f["zombies"] if f["zombies_counted"] else "skipped", f["owners_in_heap"], f["allocated"], wall))
                 time.sleep(max(0.0, args.interval - (time.time() - t_tick)))
+            jvm.wait_done(args.timeout)
             off = sp_size(sp)
+            t_go = time.time()
+            with open(go, "w"):
+                pass
             jvm.wait_exit()
             rep = read_report(report)
             ex = None
             if rep and rep.get("trigger") == "exit":
                 ex = report_fields(rep)
                 ex["sp"] = sp_summary(sp_read(sp, off))
+                ex["exit_s"] = jvm.t_exit - t_go
+                # A dump is mid-run when engines were made after it (the exit report has them all);
+                # the others ran after the storm's deadline, during its final GCs.
+                for f in dumps:
+                    f["mid"] = f["allocated"] < ex["allocated"]
             gc = [x for x in sp_read(sp, 0) if x[0] not in WALK_OPS]
             rows.append({"label": label, "dumps": dumps, "failed": failed, "exit": ex, "rc": jvm.rc,
                          "summary": jvm.summary, "gc": gc, "tail": jvm.tail()})
@@ -535,7 +546,10 @@ def print_storm(args, rows, elapsed):
           "engine created and released with an OPENSSL engine dropped for finalize() to free), %s, agent "
           "`file=DIR/r-%%p,format=json`, `-Xlog:safepoint:file=SP.log`; `jcmd PID JVMTI.data_dump` about every "
           "%.1f s from %.1f s after launch until the storm ends (dumps are sequential: the next starts when the "
-          "last has returned). Cells: min / median / max over the dumps of one JVM. Total run time %.0f s.\n" % (
+          "last has returned; the dumps that ran after the storm's deadline, during its final GCs, are listed below the "
+          "table, not in it). Cells: min / median / max over the dumps of one JVM. Mid-run, `counts.zombies` also "
+          "counts released OPENSSL_REFCNT engines that are garbage not yet collected (in the heap, unreachable, "
+          "handle freed). Total run time %.0f s.\n" % (
               args.storm_count, args.threads, args.seconds,
               "-Xmx%s" % args.storm_heap if args.storm_heap else "default heap", args.interval, args.first_dump,
               elapsed))
@@ -544,7 +558,8 @@ def print_storm(args, rows, elapsed):
           "| counts.zombies | owners_in_heap |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        ds = r["dumps"]
+        alld = r["dumps"]
+        ds = [d for d in alld if d.get("mid", True)]
         if not ds:
             print("| %s | 0 (%d failed) | | | | | | | | | | |" % (r["label"], r["failed"]))
             continue
@@ -570,13 +585,20 @@ def print_storm(args, rows, elapsed):
             r["label"], (r["summary"] or "no SCENARIO line").replace("SCENARIO ", ""), r["rc"],
             ", ".join("%s ×%d" % x for x in sorted(gcs.items())) or "none"))
         if ex:
-            print("  - exit report: pause_ms %.1f, walk_ms %.1f (follow %.1f, iterate %.1f), zombies %s, "
-                  "owners_in_heap %s; safepoint log: %s" % (
+            print("  - exit report (wait file touched after SCENARIO-DONE; exit took %.2f s): pause_ms %.1f, "
+                  "walk_ms %.1f (follow %.1f, iterate %.1f), zombies %s, owners_in_heap %s; safepoint log: %s" % (
+                      ex["exit_s"],
                       ex["pause_ms"] or -1, ex["walk_ms"] or -1, ex["follow_references_ms"] or -1,
                       ex["iterate_heap_ms"] or -1, ex["zombies"] if ex["zombies_counted"] else "not counted",
                       ex["owners_in_heap"], ", ".join("%s %.1f ms total (×%d)" % (op, ex["sp"][op]["total_ms"],
                                                                                  ex["sp"][op]["n"])
                                                       for op in WALK_OPS if op in ex["sp"]) or "no walk lines"))
+        late = [d for d in r["dumps"] if not d.get("mid", True)]
+        if late:
+            print("  - %d dump%s after the storm's deadline (no engine made after %s, final GCs; not in the "
+                  "table): %s" % (len(late), "s" if len(late) > 1 else "", "them" if len(late) > 1 else "it",
+                                  "; ".join("pause_ms %.1f, walk_ms %.1f, owners_in_heap %s" % (
+                                      d["pause_ms"] or -1, d["walk_ms"] or -1, d["owners_in_heap"]) for d in late)))
         skipped = [d for d in r["dumps"] if not d["zombies_counted"]]
         for n in sorted(set(n for d in skipped for n in d["notes"] if n.startswith("zombies not counted"))):
             print("  - note (%d dumps): %s" % (sum(1 for d in skipped if n in d["notes"]), n))

@@ -158,6 +158,33 @@ static void several_formats_get_own_extensions(void **state)
     assert_string_equal(out, "/tmp/r.json");
 }
 
+static void durations_take_units(void **state)
+{
+    (void)state;
+    assert_int_equal(parsed("interval=10", 0, NULL).interval, 10);
+    assert_int_equal(parsed("interval=10s", 0, NULL).interval, 10);
+    assert_int_equal(parsed("interval=5m", 0, NULL).interval, 300);
+    assert_int_equal(parsed("interval=1h", 0, NULL).interval, 3600);
+    char err[512];
+    parsed("interval=2d", -EINVAL, err);
+    assert_non_null(strstr(err, "expected a duration"));
+    parsed("interval=25h", -EINVAL, err);
+    parsed("interval=m", -EINVAL, err);
+}
+
+static void numbers_are_digits_only(void **state)
+{
+    (void)state;
+    char err[512];
+    parsed("interval=+5", -EINVAL, err);
+    parsed("interval= 5", -EINVAL, err);
+    parsed("max_allocs=+4096", -EINVAL, err);
+    assert_non_null(strstr(err, "expected a whole number"));
+    parsed("max_allocs= 4096", -EINVAL, err);
+    parsed("java_sample=-1", -EINVAL, err);
+    assert_int_equal(parsed("max_sites=4096,max_stacks=1024", 0, NULL).max_sites, 4096);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +201,8 @@ int main(void)
         cmocka_unit_test(one_format_keeps_given_extension),
         cmocka_unit_test(several_formats_get_own_extensions),
         cmocka_unit_test(pprof_writes_two_files),
+        cmocka_unit_test(durations_take_units),
+        cmocka_unit_test(numbers_are_digits_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
