@@ -470,6 +470,28 @@ struct residue_work {
     struct nra_report_native_site *ns;
 };
 
+static bool unnamed_stack(uint32_t id)
+{
+    uintptr_t pcs[2];
+    return nra_stack_get(id, pcs, 2) == 1 && (pcs[0] & NRA_FRAME_SLOT_TAG) && (pcs[0] & NRA_FRAME_UNNAMED);
+}
+
+/* Distinct records among vec[i..end) (sorted by Java stack, then record). */
+static uint64_t residue_owners(const struct alloc_vec *vec, size_t i, size_t end)
+{
+    struct owned *ids = malloc((end - i) * sizeof(*ids));
+    if (!ids)
+        return 2;   /* cannot tell: the careful answer is "repeating" */
+    for (size_t k = i; k < end; k++)
+        ids[k - i] = (struct owned){.id = vec->v[k].record_id};
+    qsort(ids, end - i, sizeof(*ids), by_owned);
+    uint64_t n = 0;
+    for (size_t k = 0; k < end - i; k++)
+        n += k == 0 || ids[k].id != ids[k - 1].id;
+    free(ids);
+    return n;
+}
+
 /* One native stack's residue, vec[i..end): its (native, Java) sites and its
  * native site. Records at repeating sites go to w->owned. */
 static void residue_of_stack(struct nra_report *r, const struct nra_report_sources *src, struct residue_work *w,
@@ -480,6 +502,13 @@ static void residue_of_stack(struct nra_report *r, const struct nra_report_sourc
         return;
     struct nra_report_rule *rr = &r->rules[rule];
     uint64_t met = owners_met_of(w->met, w->n_met, w->vec.v[i].native_stack);
+    /* An unnamed site pools a native's allocations past its call's budget:
+     * one context's one-time initialisation and the state every live
+     * context holds meet there, so owners met says nothing. Only residue
+     * left by several freed owners makes it repeating. */
+    uint32_t stack = w->vec.v[i].native_stack;
+    if (unnamed_stack(stack))
+        met = residue_owners(&w->vec, i, end);
     for (size_t k = i, j; k < end; k = j) {
         j = sum_site(&w->vec, k, end, w->site);
         native_stack_of(w->vec.v[k].native_stack, src, w->site);
@@ -621,12 +650,12 @@ static uint64_t fill_counts(struct nra_report_rule *rr, int i, const struct nra_
     return c.owners_claimed;
 }
 
-static struct nra_report_finding *add_finding(struct nra_report_rule *rr, const char *kind, uint64_t owners,
-                                              uint64_t bytes, const char *summary)
+static struct nra_report_finding *add_to(struct nra_report_finding *list, unsigned *n, const char *kind,
+                                         uint64_t owners, uint64_t bytes, const char *summary)
 {
-    if (rr->n_findings == NRA_REPORT_MAX_FINDINGS)
+    if (*n == NRA_REPORT_MAX_FINDINGS)
         return NULL;
-    struct nra_report_finding *f = &rr->findings[rr->n_findings++];
+    struct nra_report_finding *f = &list[(*n)++];
     memset(f, 0, sizeof(*f));
     snprintf(f->kind, sizeof(f->kind), "%s", kind);
     f->owners = owners;
@@ -634,6 +663,12 @@ static struct nra_report_finding *add_finding(struct nra_report_rule *rr, const 
     f->native_site = -1;
     snprintf(f->summary, sizeof(f->summary), "%s", summary);
     return f;
+}
+
+static struct nra_report_finding *add_finding(struct nra_report_rule *rr, const char *kind, uint64_t owners,
+                                              uint64_t bytes, const char *summary)
+{
+    return add_to(rr->findings, &rr->n_findings, kind, owners, bytes, summary);
 }
 
 /* Names a known leak (data/known-leaks.tsv) when the native site matches
@@ -687,22 +722,78 @@ static void native_site_summary(const struct nra_report_native_site *ns, char *o
              plural(ns->allocations, "allocation", "allocations"), approx, (unsigned long long)ns->bytes, est, cache);
 }
 
-/* One finding per repeating native site: the native allocation site is
- * the leak; its Java paths are listed under it, not split into findings. */
-static void residue_findings(struct nra_report_rule *rr, int rule, const struct nra_report_sources *src)
+/* Residue that is bounded state, not a per-owner leak, by its evidence:
+ * - made in a use native while handles of another rule of the same native
+ *   library (a longer-lived owner: netty's SSL context) are outstanding:
+ *   state the longer-lived owner keeps, such as the TLS session cache that
+ *   an OpenSSL server context fills from SSL.readFromSSL;
+ * - a handful of owners while many more were freed: per-thread state (an
+ *   OpenSSL error queue is made once per thread, charged to the first
+ *   owner a thread made), which stays put as freed owners grow.
+ * A leak grows one-per-owner without bound; neither of these does. */
+#define BOUNDED_OWNERS 64
+#define BOUNDED_RATIO 8
+
+static uint64_t outstanding_elsewhere(const struct nra_report *r, int rule, int *other)
 {
+    uint64_t n = 0;
+    for (int i = 0; i < r->n_rules; i++) {
+        if (i == rule || r->rules[i].counts.outstanding == 0)
+            continue;
+        n += r->rules[i].counts.outstanding;
+        *other = i;
+    }
+    return n;
+}
+
+static void classify_retained(const struct nra_report *r, int rule, struct nra_report_native_site *ns)
+{
+    const struct nra_report_rule *rr = &r->rules[rule];
+    int other = -1;
+    uint64_t elsewhere = strcmp(ns->scope, "use") == 0 ? outstanding_elsewhere(r, rule, &other) : 0;
+    ns->retained = false;
+    ns->retained_reason[0] = '\0';
+    if (elsewhere && other >= 0) {
+        ns->retained = true;
+        snprintf(ns->retained_reason, sizeof(ns->retained_reason),
+                 "made in the use native %s and held while %llu %s handle%s live: state a longer-lived owner "
+                 "keeps (e.g. a TLS session cache), freed with it", ns->scope_native,
+                 (unsigned long long)elsewhere, r->rules[other].rule, elsewhere == 1 ? " is" : "s are");
+    } else if (ns->owners <= BOUNDED_OWNERS && ns->owners * BOUNDED_RATIO <= rr->counts.freed) {
+        ns->retained = true;
+        snprintf(ns->retained_reason, sizeof(ns->retained_reason),
+                 "%llu owner%s of %llu freed: bounded state (e.g. per-thread), not one per owner",
+                 (unsigned long long)ns->owners, ns->owners == 1 ? "" : "s", (unsigned long long)rr->counts.freed);
+    }
+}
+
+/* One finding per repeating native site: the native allocation site is
+ * the leak; its Java paths are listed under it, not split into findings.
+ * Retained sites get a finding of their own kind, which no gate fails on
+ * by default. */
+static void residue_findings(struct nra_report *r, int rule, const struct nra_report_sources *src)
+{
+    struct nra_report_rule *rr = &r->rules[rule];
     for (unsigned i = 0; i < rr->n_native_sites; i++) {
-        const struct nra_report_native_site *ns = &rr->native_sites[i];
+        struct nra_report_native_site *ns = &rr->native_sites[i];
         if (!ns->repeating)
             continue;
+        classify_retained(r, rule, ns);
         char summary[512];
         native_site_summary(ns, summary, sizeof(summary));
-        struct nra_report_finding *f = add_finding(rr, "residue", ns->owners, ns->bytes, summary);
+        if (ns->retained) {
+            size_t len = strlen(summary);
+            snprintf(summary + len, sizeof(summary) - len, "; retained, not leaked: %s", ns->retained_reason);
+        }
+        struct nra_report_finding *f =
+            ns->retained ? add_to(rr->retained, &rr->n_retained, "retained", ns->owners, ns->bytes, summary)
+                         : add_finding(rr, "residue", ns->owners, ns->bytes, summary);
         if (!f)
             return;
         f->native_site = (int)i;
         f->estimated = ns->estimated;
-        match_known_leak(f, ns, rule, src);
+        if (!ns->retained)
+            match_known_leak(f, ns, rule, src);
     }
 }
 
@@ -789,11 +880,18 @@ static void audit_state(struct nra_report *r, const struct nra_report_sources *s
 
 static void verdict_sentence(struct nra_report *r)
 {
-    unsigned n = 0;
-    for (int i = 0; i < r->n_rules; i++)
+    unsigned n = 0, kept = 0;
+    for (int i = 0; i < r->n_rules; i++) {
         n += r->rules[i].n_findings;
+        kept += r->rules[i].n_retained;
+    }
+    char also[96] = "";
+    if (kept)
+        snprintf(also, sizeof(also), " (and %u retained site%s: bounded state, not leaks)", kept, kept == 1 ? "" : "s");
     if (n)
-        snprintf(r->verdict, sizeof(r->verdict), "%u native leak finding%s.", n, n == 1 ? "" : "s");
+        snprintf(r->verdict, sizeof(r->verdict), "%u native leak finding%s%s.", n, n == 1 ? "" : "s", also);
+    else if (kept)
+        snprintf(r->verdict, sizeof(r->verdict), "no native leak seen%s.", also);
     else if (!r->audited)
         snprintf(r->verdict, sizeof(r->verdict), "nothing audited: no native of any rule was bound, so no leak "
                                                  "could be seen (inconclusive).");
@@ -807,15 +905,16 @@ void nra_report_findings(struct nra_report *r, const struct nra_report_sources *
     for (int i = 0; i < r->n_rules; i++) {
         struct nra_report_rule *rr = &r->rules[i];
         rr->n_findings = 0;
-        residue_findings(rr, i, src);
+        rr->n_retained = 0;
+        residue_findings(r, i, src);
         class_finding(rr, "finalized_not_freed", rr->counts.finalized_not_freed,
                       "belong to owners whose finalize() has run without freeing them (leak)");
         class_finding(rr, "collected_not_freed", rr->counts.collected_not_freed,
                       "belong to owners collected by GC without ever being freed (leak)");
         class_finding(rr, "pending_finalization", rr->counts.pending_finalization,
                       "belong to unreachable owners still waiting for finalize()");
-        for (unsigned k = 0; k < rr->n_findings; k++) {
-            struct nra_report_finding *f = &rr->findings[k];
+        for (unsigned k = 0; k < rr->n_findings + rr->n_retained; k++) {
+            struct nra_report_finding *f = k < rr->n_findings ? &rr->findings[k] : &rr->retained[k - rr->n_findings];
             finding_rates(f, r->uptime_ms);
             if (f->bytes && f->bytes_per_hour > 0) {
                 size_t used = strlen(f->summary);

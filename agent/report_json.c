@@ -135,6 +135,8 @@ static void native_site(FILE *o, const struct nra_report_native_site *ns)
     kv_u64(o, "owners_met", ns->owners_met, ",");
     kv_u64(o, "owners_with_java_stack", ns->owners_sampled, ",");
     kv_bool(o, "repeating", ns->repeating, ",");
+    kv_bool(o, "retained", ns->retained, ",");
+    kv_str(o, "retained_reason", ns->retained_reason, ",");
     kv_bool(o, "estimated", ns->estimated, ",");
     kv_u64(o, "sample_rate", ns->sample_rate, ",");
     kv_bool(o, "unnamed", ns->unnamed, ",");
@@ -203,12 +205,13 @@ static void groups(FILE *o, const struct nra_report_rule *rr)
     kv_u64(o, "outstanding_groups_omitted", rr->groups_omitted, ",");
 }
 
-static void findings(FILE *o, const struct nra_report_rule *rr)
+static void finding_list(FILE *o, const char *name, const struct nra_report_rule *rr,
+                         const struct nra_report_finding *list, unsigned n)
 {
-    key(o, "findings");
+    key(o, name);
     fputc('[', o);
-    for (unsigned i = 0; i < rr->n_findings; i++) {
-        const struct nra_report_finding *f = &rr->findings[i];
+    for (unsigned i = 0; i < n; i++) {
+        const struct nra_report_finding *f = &list[i];
         fprintf(o, "%s{", i ? "," : "");
         kv_str(o, "kind", f->kind, ",");
         kv_u64(o, "owners", f->owners, ",");
@@ -280,7 +283,9 @@ static void rule(FILE *o, const struct nra_report_rule *rr)
         str(o, rr->skipped[i]);
     }
     fputs("],", o);
-    findings(o, rr);
+    finding_list(o, "retained_findings", rr, rr->retained, rr->n_retained);
+    fputc(',', o);
+    finding_list(o, "findings", rr, rr->findings, rr->n_findings);
     fputc('}', o);
 }
 

@@ -55,6 +55,9 @@ static void verdict(const struct nra_report *r, FILE *o)
             fprintf(o, "  * [%s] %s: %s\n", r->rules[i].rule, r->rules[i].findings[k].kind,
                     r->rules[i].findings[k].summary);
     for (int i = 0; i < r->n_rules; i++)
+        for (unsigned k = 0; k < r->rules[i].n_retained; k++)
+            fprintf(o, "  - [%s] retained: %s\n", r->rules[i].rule, r->rules[i].retained[k].summary);
+    for (int i = 0; i < r->n_rules; i++)
         if (!r->rules[i].audited)
             fprintf(o, "  - [%s] not audited: %s\n", r->rules[i].rule, r->rules[i].unaudited_reason);
     for (int i = 0; i < r->n_rules; i++)
@@ -118,6 +121,8 @@ static void native_site(const struct nra_report_native_site *ns, FILE *o)
     if (ns->estimated)
         fprintf(o, " (estimated: 1 in %u tracked)", ns->sample_rate);
     fputs("\n", o);
+    if (ns->retained)
+        fprintf(o, "      retained, not leaked: %s\n", ns->retained_reason);
     for (unsigned i = 0; i < ns->n_native; i++) {
         const struct nra_report_frame *f = &ns->native[i];
         fprintf(o, "      #%u 0x%" PRIxPTR " %s+0x%" PRIxPTR " %s\n", i, f->address, f->library, f->offset, f->symbol);
@@ -140,7 +145,8 @@ static void residue(const struct nra_report_rule *rr, FILE *o)
         if (!rr->native_sites[i].repeating)
             continue;
         if (!header_once)
-            fputs("  repeating sites (allocated once per owner: leaks), by native site and the Java paths to it:\n", o),
+            fputs("  repeating sites (met by many owners: leaks, unless marked retained), by native site and the Java "
+                  "paths to it:\n", o),
                 header_once = true;
         native_site(&rr->native_sites[i], o);
     }

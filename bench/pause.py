@@ -53,6 +53,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TEMURIN25 = "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java"
 WALK_OPS = ("HeapWalkOperation", "HeapIterateOperation")
 REACH_KEYS = ("walk_ms", "pause_ms", "follow_references_ms", "iterate_heap_ms")
+STORM_FINAL_GCS = 6   # Scenarios storm ends with Cli.gc(6, true): 6 System.gc() + runFinalization()
 
 
 def log(msg):
@@ -81,6 +82,7 @@ def jdk_info(java):
 
 
 SP_NAME_RE = re.compile(r'Safepoint "([^"]+)"')
+SP_UPTIME_RE = re.compile(r"^\[(\d+(?:\.\d+)?)s\]")
 SP_FIELD_RE = {k: re.compile(r"%s: (\d+) ns" % k) for k in ("Reaching safepoint", "At safepoint", "Total")}
 
 
@@ -92,7 +94,7 @@ def sp_size(path):
 
 
 def sp_read(path, offset):
-    """Safepoint log lines from byte offset on: list of (name, {field: ns})."""
+    """Safepoint log lines from byte offset on: list of (name, {field: ns, "uptime": s})."""
     out = []
     try:
         with open(path, "rb") as f:
@@ -105,6 +107,9 @@ def sp_read(path, offset):
         if not m:
             continue
         fields = {}
+        mu = SP_UPTIME_RE.match(line)
+        if mu:
+            fields["uptime"] = float(mu.group(1))
         for k, rx in SP_FIELD_RE.items():
             mm = rx.search(line)
             if mm:
@@ -121,7 +126,7 @@ def sp_summary(lines):
     other = {}
     for name, f in lines:
         if name in WALK_OPS:
-            s = res.setdefault(name, {"n": 0, "at_ms": 0.0, "total_ms": 0.0})
+            s = res.setdefault(name, {"n": 0, "at_ms": 0.0, "total_ms": 0.0, "uptime": f.get("uptime")})
             s["n"] += 1
             s["at_ms"] += f.get("At safepoint", 0) / 1e6
             s["total_ms"] += f.get("Total", 0) / 1e6
@@ -515,11 +520,15 @@ def storm_part(args, nb, jdks, work):
                 ex = report_fields(rep)
                 ex["sp"] = sp_summary(sp_read(sp, off))
                 ex["exit_s"] = jvm.t_exit - t_go
-                # A dump is mid-run when engines were made after it (the exit report has them all);
-                # the others ran after the storm's deadline, during its final GCs.
-                for f in dumps:
-                    f["mid"] = f["allocated"] < ex["allocated"]
             gc = [x for x in sp_read(sp, 0) if x[0] not in WALK_OPS]
+            # The storm ends with Cli.gc(6): its 6 System.gc() are the run's last 6 G1CollectFull. A dump
+            # is mid-run when its heap walk came before the first of them (its registry snapshot is
+            # taken earlier, so its counts cannot tell).
+            fulls = [f.get("uptime") for name, f in gc if name == "G1CollectFull"]
+            end = fulls[-STORM_FINAL_GCS] if len(fulls) >= STORM_FINAL_GCS else None
+            for f in dumps:
+                w = f["sp"].get("HeapWalkOperation", {}).get("uptime")
+                f["mid"] = end is None or w is None or w < end
             rows.append({"label": label, "dumps": dumps, "failed": failed, "exit": ex, "rc": jvm.rc,
                          "summary": jvm.summary, "gc": gc, "tail": jvm.tail()})
             if jvm.rc != 0:
@@ -546,8 +555,8 @@ def print_storm(args, rows, elapsed):
           "engine created and released with an OPENSSL engine dropped for finalize() to free), %s, agent "
           "`file=DIR/r-%%p,format=json`, `-Xlog:safepoint:file=SP.log`; `jcmd PID JVMTI.data_dump` about every "
           "%.1f s from %.1f s after launch until the storm ends (dumps are sequential: the next starts when the "
-          "last has returned; the dumps that ran after the storm's deadline, during its final GCs, are listed below the "
-          "table, not in it). Cells: min / median / max over the dumps of one JVM. Mid-run, `counts.zombies` also "
+          "last has returned; dumps whose heap walk ran after the storm, during its final System.gc() + "
+          "runFinalization() rounds, are listed below the table, not in it). Cells: min / median / max over the dumps of one JVM. Mid-run, `counts.zombies` also "
           "counts released OPENSSL_REFCNT engines that are garbage not yet collected (in the heap, unreachable, "
           "handle freed). Total run time %.0f s.\n" % (
               args.storm_count, args.threads, args.seconds,
@@ -595,8 +604,8 @@ def print_storm(args, rows, elapsed):
                                                       for op in WALK_OPS if op in ex["sp"]) or "no walk lines"))
         late = [d for d in r["dumps"] if not d.get("mid", True)]
         if late:
-            print("  - %d dump%s after the storm's deadline (no engine made after %s, final GCs; not in the "
-                  "table): %s" % (len(late), "s" if len(late) > 1 else "", "them" if len(late) > 1 else "it",
+            print("  - %d dump%s whose heap walk ran after the storm, during its final GCs (not in the "
+                  "table): %s" % (len(late), "s" if len(late) > 1 else "",
                                   "; ".join("pause_ms %.1f, walk_ms %.1f, owners_in_heap %s" % (
                                       d["pause_ms"] or -1, d["walk_ms"] or -1, d["owners_in_heap"]) for d in late)))
         skipped = [d for d in r["dumps"] if not d["zombies_counted"]]

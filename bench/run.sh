@@ -9,7 +9,7 @@
 # Environment:
 #   BENCH_PARTS   which parts, in order (default: all of them)
 #                 "hooks churn owner tools safepoints profile trust contexts
-#                  handshake handshake-default build scale"
+#                  handshake handshake-default build scale pause"
 #   BENCH_NOBUILD=1  do not build
 #
 # Parts and their time on the 2-core dev machine (quiet; up to twice as long
@@ -30,14 +30,20 @@
 #   build       SslContext build + release, 1-CA and default trust  ~2 min
 #   scale       1M engines in one JVM under the agent (exit-report
 #               RSS, time, residue counts vs truth; bench/scale.py) ~0.3 min
+#   pause       stop-the-world pause of a report (bench/pause.py): K =
+#               100k/500k/1M zombie engines, data dump + exit report,
+#               JDK 17 and Temurin 25 (when installed), 3 JVMs each;
+#               then data dumps every ~1 s during a 12 s 2-thread storm   ~6 min
 # Each part can also be run alone: bench/hooks.sh, bench/churn.py, bench/profile.sh,
-# bench/scale.py (the churn.py command lines below show the shapes).
+# bench/scale.py, bench/pause.py (the churn.py command lines below show the shapes).
 # Environment for scale: SCALE_ENGINES (default 1000000), SCALE_MAX_ALLOCS
-# (max_allocs=K for the agent; default the agent's).
+# (max_allocs=K for the agent; default the agent's). For pause: PAUSE_KS (zombie
+# counts, default 100000,500000,1000000), PAUSE_REPS (default 3), PAUSE_JDKS
+# (java launchers, default java and Temurin 25).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-${NRAUDIT_BUILD:-$here/../build}}
-all_parts="hooks churn owner tools safepoints profile trust contexts handshake handshake-default build scale"
+all_parts="hooks churn owner tools safepoints profile trust contexts handshake handshake-default build scale pause"
 parts=${BENCH_PARTS:-$all_parts}
 
 if [ "${BENCH_NOBUILD:-0}" != 1 ]; then
@@ -113,6 +119,13 @@ for part in $parts; do
             set -- "$@" --max-allocs "$SCALE_MAX_ALLOCS"
         fi
         python3 "$here/scale.py" --build "$build" "$@"
+        ;;
+    pause)
+        set -- --ks "${PAUSE_KS:-100000,500000,1000000}" --reps "${PAUSE_REPS:-3}"
+        if [ -n "${PAUSE_JDKS:-}" ]; then
+            set -- "$@" --jdks "$PAUSE_JDKS"
+        fi
+        python3 "$here/pause.py" --build "$build" "$@"
         ;;
     *)
         echo "run.sh: unknown part '$part' ($all_parts)" >&2

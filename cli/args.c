@@ -58,6 +58,7 @@ static const struct {
     {"finalized_not_freed", CLI_KIND_FINALIZED_NOT_FREED},
     {"collected_not_freed", CLI_KIND_COLLECTED_NOT_FREED},
     {"pending_finalization", CLI_KIND_PENDING_FINALIZATION},
+    {"retained", CLI_KIND_RETAINED},
 };
 
 unsigned cli_kind_bit(const char *name)

@@ -87,9 +87,9 @@ int cli_check(int argc, char **argv)
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < cli_len(res); i++) {
             json_object *one = cli_at(res, i);
-            json_object *fs = cli_get(one, "findings");
-            for (size_t j = 0; j < cli_len(fs); j++) {
-                json_object *f = cli_at(fs, j);
+            json_object *lists[2] = {cli_get(one, "findings"), cli_get(one, "retained_findings")};
+            for (size_t j = 0; j < cli_len(lists[0]) + cli_len(lists[1]); j++) {
+                json_object *f = j < cli_len(lists[0]) ? cli_at(lists[0], j) : cli_at(lists[1], j - cli_len(lists[0]));
                 bool counted = (cli_kind_bit(cli_str(f, "kind")) & fail_on) != 0;
                 if (pass == 0 && counted) {
                     finding_line("finding", one, f);

@@ -49,9 +49,10 @@ enum cli_kind {
     CLI_KIND_FINALIZED_NOT_FREED = 1u << 1,
     CLI_KIND_COLLECTED_NOT_FREED = 1u << 2,
     CLI_KIND_PENDING_FINALIZATION = 1u << 3,
+    CLI_KIND_RETAINED = 1u << 4,      /* residue that is bounded state, not a leak */
 };
 #define CLI_KINDS_DEFAULT (CLI_KIND_RESIDUE | CLI_KIND_FINALIZED_NOT_FREED | CLI_KIND_COLLECTED_NOT_FREED)
-#define CLI_KINDS_ACCEPTED "residue, finalized_not_freed, collected_not_freed, pending_finalization"
+#define CLI_KINDS_ACCEPTED "residue, finalized_not_freed, collected_not_freed, pending_finalization, retained"
 /* The bit of a kind name; 0 if unknown. */
 unsigned cli_kind_bit(const char *name);
 /* "a,b,c" -> bits. On error writes a message (without "nraudit: error:"). */

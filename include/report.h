@@ -70,6 +70,8 @@ struct nra_report_path {
  * per repeating native site states these totals. */
 struct nra_report_native_site {
     uint64_t bytes, allocations, owners, size_each, owners_met;
+    bool retained;               /* bounded state that outlives owners on purpose, not a leak */
+    char retained_reason[224];
     uint64_t owners_sampled;     /* owners whose Java stack was captured */
     bool repeating, estimated, unnamed, truncated;
     uint32_t sample_rate;
@@ -132,6 +134,10 @@ struct nra_report_rule {
     char unaudited_reason[192];              /* why not, "" when audited */
     unsigned n_findings;
     struct nra_report_finding findings[NRA_REPORT_MAX_FINDINGS];
+    /* Repeating native sites whose evidence says bounded state (kind
+     * "retained"): apart from findings, whose every entry is a leak. */
+    unsigned n_retained;
+    struct nra_report_finding retained[NRA_REPORT_MAX_FINDINGS];
     unsigned n_recent;
     struct {
         int64_t handle;

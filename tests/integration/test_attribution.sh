@@ -89,3 +89,34 @@ $CHECK "$WORK/past.json" \
     "any('estimates' in n for n in r['agent']['notes'])" \
     || fail "past the table"
 pass "past the table: $E leaking engines in a 16k table, count within 5 %, marked as an estimate"
+
+# Handshakes with the contexts still alive (a report mid-run, as a running
+# server has them): exactly one failing finding, #532; what the contexts
+# keep (made in use natives while they live) is listed as retained, with
+# its reason, and does not fail the gate.
+"$JAVA17" "-agentpath:$AGENT=file=$WORK/live-%p,format=json" -Djava.library.path="$JT/native" -cp "$(classpath)" \
+    nraudit.demo.Scenarios handshakes "$N" --certs "$JT/certs" --wait-file "$WORK/go" --pid-file "$WORK/live.pid" \
+    >"$WORK/live.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_line "$WORK/live.out" SCENARIO-DONE 60
+LP=$(cat "$WORK/live.pid")
+jcmd "$LP" JVMTI.data_dump >/dev/null || fail "jcmd on the handshake run"
+cp "$WORK/live-$LP.json" "$WORK/live-mid.json"
+touch "$WORK/go"
+wait "$LP" 2>/dev/null || true
+$CHECK "$WORK/live-mid.json" "r['trigger'] == 'datadump'" \
+    "c('netty-tcnative-ctx')['outstanding'] >= 2" \
+    "[f['kind'] for x in r['resources'] for f in x['findings']] == ['residue']" \
+    "all(f['kind'] == 'retained' and 'retained, not leaked' in f['summary'] for x in r['resources'] for f in x['retained_findings'])" \
+    "$LEAK[0]['owners'] == $SSL['freed'] and $LEAK[0]['known_leak']['id'] == 'netty-tcnative #532'" \
+    "$LEAK[0]['bytes_per_owner'] == 32 and $LEAK[0]['owners_per_hour'] > 0" \
+    "all(s['retained_reason'] for s in nsites('netty-tcnative-ssl') if s['retained'])" \
+    "all(s['retained'] for s in nsites('netty-tcnative-ssl') if s['repeating'] and s['scope'] == 'use')" \
+    || fail "handshakes with live contexts"
+set +e
+"$NRAUDIT_BUILD/nraudit" check "$WORK/live-mid.json" >"$WORK/live-check.out" 2>&1; rc=$?
+set -e
+[ "$rc" -eq 1 ] || { cat "$WORK/live-check.out"; fail "check on live contexts exited $rc"; }
+[ "$(grep -c '^finding ' "$WORK/live-check.out")" -eq 1 ] || { cat "$WORK/live-check.out"; fail "check: not exactly one failing finding"; }
+grep -q '^finding .*netty-tcnative #532' "$WORK/live-check.out" || fail "check: the failing finding is not #532"
+pass "live contexts: one failing finding (#532, 32 bytes per owner); use-native state retained, not failing"
