@@ -42,10 +42,10 @@ static int parse_formats(const char *v, unsigned *out, char *err, size_t err_len
 {
     char buf[64];
     if (strlen(v) >= sizeof(buf) || v[0] == '\0')
-        return fail(err, err_len, "format=%s: expected text, json, pprof or html, several joined by '+' (e.g. text+json)", v);
+        return fail(err, err_len, "format=%s: expected text, json, pprof, html or collapsed, several joined by '+' (e.g. text+json)", v);
     size_t n = strlen(v);
     if (v[0] == '+' || v[n - 1] == '+' || strstr(v, "++"))
-        return fail(err, err_len, "format=%s: empty format name; accepted: text, json, pprof, html (join several with '+')", v);
+        return fail(err, err_len, "format=%s: empty format name; accepted: text, json, pprof, html, collapsed (join several with '+')", v);
     strcpy(buf, v);
     unsigned set = 0;
     for (char *save = NULL, *tok = strtok_r(buf, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
@@ -57,8 +57,10 @@ static int parse_formats(const char *v, unsigned *out, char *err, size_t err_len
             set |= NRA_FMT_PPROF;
         else if (strcmp(tok, "html") == 0)
             set |= NRA_FMT_HTML;
+        else if (strcmp(tok, "collapsed") == 0)
+            set |= NRA_FMT_COLLAPSED;
         else
-            return fail(err, err_len, "format=%s: unknown format '%s'; accepted: text, json, pprof, html (join several with '+')", v, tok);
+            return fail(err, err_len, "format=%s: unknown format '%s'; accepted: text, json, pprof, html, collapsed (join several with '+')", v, tok);
     }
     *out = set;
     return 0;
@@ -260,6 +262,7 @@ const char *nra_format_extension(enum nra_format f)
     case NRA_FMT_JSON: return ".json";
     case NRA_FMT_PPROF: return ".heap";
     case NRA_FMT_HTML: return ".html";
+    case NRA_FMT_COLLAPSED: return ".collapsed";
     }
     return "";
 }
@@ -281,7 +284,8 @@ int nra_options_path_with_ext(const struct nra_options *opts, const char *ext, l
 {
     char base[NRA_PATH_MAX];
     snprintf(base, sizeof(base), "%s", opts->file);
-    static const enum nra_format known[] = {NRA_FMT_TEXT, NRA_FMT_JSON, NRA_FMT_PPROF, NRA_FMT_HTML};
+    static const enum nra_format known[] = {NRA_FMT_TEXT, NRA_FMT_JSON, NRA_FMT_PPROF, NRA_FMT_HTML,
+                                            NRA_FMT_COLLAPSED};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         const char *known_ext = nra_format_extension(known[i]);
         size_t bl = strlen(base), el = strlen(known_ext);

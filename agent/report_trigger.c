@@ -105,6 +105,8 @@ static int render(const struct nra_report *r, enum nra_format f, bool alt, FILE 
         return nra_report_write_json(r, out);
     case NRA_FMT_PPROF:
         return alt ? nra_report_write_pprof_proto(r, out) : nra_report_write_pprof_heap(r, out);
+    case NRA_FMT_COLLAPSED:
+        return nra_report_write_collapsed(r, out);
     case NRA_FMT_HTML: {
         static struct nra_sample series[NRA_SERIES_CAP];  /* report_lock held */
         size_t n = nra_series_get(series, NRA_SERIES_CAP);
@@ -141,7 +143,8 @@ static int render_and_save(const struct nra_report *r, enum nra_format f, bool a
 
 static int save_all_formats(const struct nra_report *r, const struct nra_options *opts)
 {
-    static const enum nra_format order[] = {NRA_FMT_TEXT, NRA_FMT_JSON, NRA_FMT_PPROF, NRA_FMT_HTML};
+    static const enum nra_format order[] = {NRA_FMT_TEXT, NRA_FMT_JSON, NRA_FMT_PPROF, NRA_FMT_HTML,
+                                            NRA_FMT_COLLAPSED};
     int rc = 0;
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         if (!(opts->formats & order[i]))

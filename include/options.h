@@ -16,8 +16,9 @@ enum nra_format {
     NRA_FMT_JSON = 1u << 1,
     NRA_FMT_PPROF = 1u << 2,   /* two files: .heap (gperftools text) and .pb.gz */
     NRA_FMT_HTML = 1u << 3,
+    NRA_FMT_COLLAPSED = 1u << 4,  /* folded stacks for flame graphs */
 };
-#define NRA_FMT_ALL (NRA_FMT_TEXT | NRA_FMT_JSON | NRA_FMT_PPROF | NRA_FMT_HTML)
+#define NRA_FMT_ALL (NRA_FMT_TEXT | NRA_FMT_JSON | NRA_FMT_PPROF | NRA_FMT_HTML | NRA_FMT_COLLAPSED)
 
 enum nra_log_level { NRA_LOG_QUIET = 0, NRA_LOG_INFO = 1, NRA_LOG_DEBUG = 2 };
 enum nra_hook_mode { NRA_HOOK_RULE_LIBS = 0, NRA_HOOK_ALL = 1, NRA_HOOK_NONE = 2 };

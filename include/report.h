@@ -230,6 +230,8 @@ void nra_report_free(struct nra_report *r);
 
 int nra_report_write_text(const struct nra_report *r, FILE *out);
 int nra_report_write_json(const struct nra_report *r, FILE *out);
+/* Folded stacks of leak and retained residue (report_collapsed.c). */
+int nra_report_write_collapsed(const struct nra_report *r, FILE *out);
 
 /* Writes data to path atomically: a 0600 temp file beside it, then rename.
  * Never follows a symlink at path (rename replaces the link itself). */

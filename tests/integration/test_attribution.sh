@@ -15,7 +15,7 @@ N=300
 # run BASE AGENT_OPTS SCENARIO COUNT [program args...]: exit report BASE.json.
 run() {
     base="$1"; opts="$2"; sc="$3"; n="$4"; shift 4
-    "$JAVA17" "-agentpath:$AGENT=file=$base.json,format=json$opts" -Djava.library.path="$JT/native" \
+    "$JAVA17" "-agentpath:$AGENT=file=$base,format=${FMT:-json}$opts" -Djava.library.path="$JT/native" \
         -cp "$(classpath)" nraudit.demo.Scenarios "$sc" "$n" --certs "$JT/certs" "$@" >"$base.out" 2>&1 \
         || { tail -20 "$base.out"; fail "$sc $n exited non-zero"; }
     grep -q SCENARIO-DONE "$base.out" || fail "$sc $n did not finish"
@@ -26,7 +26,7 @@ LEAK='[f for f in res("netty-tcnative-ssl")["findings"] if f["kind"] == "residue
 NS='nsites("netty-tcnative-ssl")[res("netty-tcnative-ssl")["findings"][0]["native_site"]["index"]]'
 PATHS="$NS['java_paths']"
 
-run "$WORK/hs1" ",java_sample=1" handshakes "$N"
+FMT=json+collapsed run "$WORK/hs1" ",java_sample=1" handshakes "$N"
 $CHECK "$WORK/hs1.json" \
     "$SSL['freed'] == 2 * $N + 1" \
     "len($LEAK) == 1" \
@@ -45,6 +45,24 @@ $CHECK "$WORK/hs1.json" \
     "sum(b['dropped'] + b['degraded'] for b in r['agent']['bounds'] if b['table'] in ('sites', 'stacks')) == 0" \
     || fail "handshakes, java_sample=1"
 pass "alternating client/server handshakes: one finding of $((2 * N + 1)) x 32 bytes, Java paths $N + $N + 1, exact"
+
+# The same residue as folded stacks (flamegraph.pl, speedscope): read back.
+python3 - "$WORK/hs1.collapsed" "$((32 * (2 * N + 1)))" <<'PY' || fail "collapsed stacks"
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+assert lines, "no folded stacks"
+total = 0
+for line in lines:
+    stack, count = line.rsplit(" ", 1)
+    frames = stack.split(";")
+    assert frames[0] in ("netty-tcnative-ssl", "netty-tcnative-ctx"), frames[0]
+    assert frames[1] in ("leak", "retained"), frames[1]
+    assert all(f for f in frames), line
+    if frames[1] == "leak" and "io.netty.internal.tcnative.SSL.newSSL (native)" in stack:
+        total += int(count)
+assert total == int(sys.argv[2]), (total, sys.argv[2])
+PY
+pass "format=collapsed: folded stacks read back, the #532 leak's bytes exact"
 
 # Default sampling: the same totals; no owner carries another path's stack,
 # so the owners without one are said, and the paths still add up.
