@@ -774,11 +774,16 @@ static void classify_retained(const struct nra_report *r, int rule, struct nra_r
 static void residue_findings(struct nra_report *r, int rule, const struct nra_report_sources *src)
 {
     struct nra_report_rule *rr = &r->rules[rule];
+    rr->leak_bytes = rr->retained_bytes = 0;
     for (unsigned i = 0; i < rr->n_native_sites; i++) {
         struct nra_report_native_site *ns = &rr->native_sites[i];
         if (!ns->repeating)
             continue;
         classify_retained(r, rule, ns);
+        if (ns->retained)
+            rr->retained_bytes += ns->bytes;
+        else
+            rr->leak_bytes += ns->bytes;
         char summary[512];
         native_site_summary(ns, summary, sizeof(summary));
         if (ns->retained) {

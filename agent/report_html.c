@@ -390,11 +390,11 @@ static void hypotheses(const struct nra_report *r, int idx, FILE *o)
                "<b>%" PRIu64 "</b> collected not freed (owner garbage-collected, handle never freed); "
                "<b>%" PRIu64 "</b> freed with residue: ",
             c->finalized_not_freed, c->collected_not_freed, c->freed_with_residue);
-    bytes_text(o, rr->repeating_bytes);
-    fputs(" left behind at repeating sites", o);
-    if (rr->residue_bytes > rr->repeating_bytes) {
-        fputs(" (one-time initialisation excluded: ", o);
-        bytes_text(o, rr->residue_bytes - rr->repeating_bytes);
+    bytes_text(o, rr->leak_bytes);
+    fputs(" left behind at leak sites", o);
+    if (rr->residue_bytes > rr->leak_bytes) {
+        fputs(" (one-time initialisation and retained state excluded: ", o);
+        bytes_text(o, rr->residue_bytes - rr->leak_bytes);
         fputs(")", o);
     }
     fputs(".", o);

@@ -168,6 +168,8 @@ static void residue(FILE *o, const struct nra_report_rule *rr)
     kv_u64(o, "bytes", rr->residue_bytes, ",");
     kv_u64(o, "allocations", rr->residue_allocations, ",");
     kv_u64(o, "repeating_bytes", rr->repeating_bytes, ",");
+    kv_u64(o, "leak_bytes", rr->leak_bytes, ",");
+    kv_u64(o, "retained_bytes", rr->retained_bytes, ",");
     kv_bool(o, "estimated", rr->residue_estimated, ",");
     kv_u64(o, "sites_omitted", rr->sites_omitted, ",");
     key(o, "sites");

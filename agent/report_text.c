@@ -24,7 +24,7 @@ static void hypotheses(const struct nra_report *r, const struct nra_report_rule 
     const struct nra_report_counts *c = &rr->counts;
     char held[32], residue[32];
     human_bytes(rr->held_bytes, held, sizeof(held));
-    human_bytes(rr->repeating_bytes, residue, sizeof(residue));
+    human_bytes(rr->leak_bytes, residue, sizeof(residue));
     fprintf(o, "  %s (%s): %" PRIu64 " handles allocated, %" PRIu64 " freed, %" PRIu64 " outstanding\n", rr->rule,
             rr->owner_class, c->allocated, c->freed, c->outstanding);
     if (r->reachability_done)
@@ -42,7 +42,7 @@ static void hypotheses(const struct nra_report *r, const struct nra_report_rule 
     fputs("\n", o);
     uint64_t leaked = c->finalized_not_freed + c->collected_not_freed;
     fprintf(o, "    3. gone but not freed? %s%" PRIu64 " finalized and %" PRIu64 " collected without a free; %" PRIu64
-               " freed with residue (%s left behind, one-time initialisation excluded)\n",
+               " freed with residue (%s left behind; one-time initialisation and retained state excluded)\n",
             (leaked || c->freed_with_residue) ? "YES: " : "no: ", c->finalized_not_freed, c->collected_not_freed,
             c->freed_with_residue, residue);
 }

@@ -121,6 +121,7 @@ struct nra_report_rule {
     uint64_t held_bytes, held_allocations;   /* attributed to outstanding handles */
     uint64_t residue_bytes, residue_allocations;
     uint64_t repeating_bytes, repeating_allocations;  /* residue at repeating sites only */
+    uint64_t leak_bytes, retained_bytes;     /* of those: in findings / in retained_findings */
     unsigned n_sites;
     uint64_t sites_omitted;
     struct nra_report_site sites[NRA_REPORT_MAX_SITES];

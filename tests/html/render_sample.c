@@ -100,7 +100,7 @@ int main(int argc, char **argv)
                                              .freed_with_residue = 1001};
     ssl->residue_bytes = 32032 + 4096;
     ssl->residue_allocations = 1001 + 2;
-    ssl->repeating_bytes = 32032;
+    ssl->repeating_bytes = ssl->leak_bytes = 32032;
     ssl->n_sites = 2;
     struct nra_report_site *s = &ssl->sites[0];
     s->bytes = 32000, s->allocations = 1000, s->owners = 1000, s->size_each = 32, s->owners_met = 1201;

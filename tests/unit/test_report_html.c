@@ -40,7 +40,7 @@ static struct nra_report *make_report(void)
     SET(rr->free_native, "io.netty.internal.tcnative.SSL.freeSSL(J)V");
     rr->counts = (struct nra_report_counts){.allocated = 101, .freed = 100, .outstanding = 1, .live = 1,
                                             .freed_with_residue = 100};
-    rr->residue_bytes = rr->repeating_bytes = 3200;
+    rr->residue_bytes = rr->repeating_bytes = rr->leak_bytes = 3200;
     rr->residue_allocations = 100;
     rr->n_sites = 1;
     struct nra_report_site *s = &rr->sites[0];
