@@ -12,7 +12,7 @@
 void nra_options_defaults(struct nra_options *opts)
 {
     memset(opts, 0, sizeof(*opts));
-    snprintf(opts->file, sizeof(opts->file), "nraudit-%%p");
+    snprintf(opts->file, sizeof(opts->file), "nraudit-%%p-%%n");
     opts->formats = NRA_FMT_TEXT;
     opts->log = NRA_LOG_INFO;
     opts->java_depth = 16;
@@ -135,7 +135,7 @@ static int set_option(struct nra_options *o, const char *key, const char *v, cha
         if (strlen(v) >= sizeof(o->file) - 16)
             return fail(err, err_len, "file=%.64s...: path too long", v);
         char probe[NRA_PATH_MAX];
-        if (nra_options_expand_path(v, 1, 1, "", probe, sizeof(probe)) != 0)
+        if (nra_options_expand_path(v, 1, 1, 1, "", probe, sizeof(probe)) != 0)
             return fail(err, err_len, "file=%s: unknown %% sequence; accepted: %%p (pid), %%t (timestamp), %%%%", v);
         snprintf(o->file, sizeof(o->file), "%s", v);
     } else if (strcmp(key, "format") == 0) {
@@ -219,7 +219,7 @@ int nra_options_parse(const char *text, struct nra_options *o, char *err, size_t
     }
 }
 
-int nra_options_expand_path(const char *tmpl, long pid, uint64_t timestamp_ms,
+int nra_options_expand_path(const char *tmpl, long pid, uint64_t timestamp_ms, uint64_t seq,
                             const char *ext, char *out, size_t out_len)
 {
     size_t n = 0;
@@ -233,6 +233,8 @@ int nra_options_expand_path(const char *tmpl, long pid, uint64_t timestamp_ms,
                 snprintf(num, sizeof(num), "%ld", pid), piece = num;
             else if (*p == 't')
                 snprintf(num, sizeof(num), "%llu", (unsigned long long)timestamp_ms), piece = num;
+            else if (*p == 'n')
+                snprintf(num, sizeof(num), "%llu", (unsigned long long)seq), piece = num;
             else if (*p == '%')
                 piece = "%";
             else
@@ -280,7 +282,7 @@ static bool has_extension(const char *path)
 }
 
 int nra_options_path_with_ext(const struct nra_options *opts, const char *ext, long pid,
-                              uint64_t timestamp_ms, char *out, size_t out_len)
+                              uint64_t timestamp_ms, uint64_t seq, char *out, size_t out_len)
 {
     char base[NRA_PATH_MAX];
     snprintf(base, sizeof(base), "%s", opts->file);
@@ -294,16 +296,16 @@ int nra_options_path_with_ext(const struct nra_options *opts, const char *ext, l
             break;
         }
     }
-    return nra_options_expand_path(base, pid, timestamp_ms, ext, out, out_len);
+    return nra_options_expand_path(base, pid, timestamp_ms, seq, ext, out, out_len);
 }
 
 int nra_options_report_path(const struct nra_options *opts, enum nra_format f, bool alt, long pid,
-                            uint64_t timestamp_ms, char *out, size_t out_len)
+                            uint64_t timestamp_ms, uint64_t seq, char *out, size_t out_len)
 {
     /* pprof writes two files, so it always gets its own extensions. */
     bool several = (opts->formats & (opts->formats - 1)) != 0 || (opts->formats & NRA_FMT_PPROF);
     if (!several && has_extension(opts->file))
-        return nra_options_expand_path(opts->file, pid, timestamp_ms, "", out, out_len);
+        return nra_options_expand_path(opts->file, pid, timestamp_ms, seq, "", out, out_len);
     const char *ext = alt ? nra_format_extension_alt(f) : nra_format_extension(f);
-    return nra_options_path_with_ext(opts, ext, pid, timestamp_ms, out, out_len);
+    return nra_options_path_with_ext(opts, ext, pid, timestamp_ms, seq, out, out_len);
 }

@@ -40,6 +40,9 @@ static struct nra_report_sources sources = {   /* bounds set per report, under r
     .artifact = artifact_of,
 };
 
+/* Reports written so far: %n of the file template (report_lock held). */
+static uint64_t report_seq;
+
 /* The JNIEnv of the report being written (report_lock held). */
 static JNIEnv *report_env;
 
@@ -119,7 +122,7 @@ static int render(const struct nra_report *r, enum nra_format f, bool alt, FILE 
 static int render_and_save(const struct nra_report *r, enum nra_format f, bool alt, const struct nra_options *opts)
 {
     char path[NRA_PATH_MAX];
-    int rc = nra_options_report_path(opts, f, alt, r->pid, r->timestamp_ms, path, sizeof(path));
+    int rc = nra_options_report_path(opts, f, alt, r->pid, r->timestamp_ms, r->seq, path, sizeof(path));
     if (rc != 0) {
         nra_log_error("report path from file=%s: %s", opts->file, strerror(-rc));
         return rc;
@@ -182,6 +185,7 @@ static int report_once(JNIEnv *env, const char *trigger, const struct nra_option
     int rc = r ? nra_reg_snapshot(&snap) : -ENOMEM;
     if (rc == 0) {
         fill_header(r, trigger);
+        r->seq = ++report_seq;   /* report_lock held */
         sources.max_records = nra_g.opts.max_records;
         sources.max_stacks = nra_g.opts.max_stacks;
         rc = nra_report_build(r, &sources, &snap);

@@ -117,7 +117,7 @@ static struct {
 
 static void open_series_file(void)
 {
-    if (nra_options_path_with_ext(&nra_g.opts, ".jsonl", (long)getpid(), nra_g.start_ms, out.path,
+    if (nra_options_path_with_ext(&nra_g.opts, ".jsonl", (long)getpid(), nra_g.start_ms, 0, out.path,
                                   sizeof(out.path)) != 0) {
         nra_log_error("interval: cannot form the time-series path from file=%s", nra_g.opts.file);
         return;

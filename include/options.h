@@ -26,7 +26,7 @@ enum nra_hook_mode { NRA_HOOK_RULE_LIBS = 0, NRA_HOOK_ALL = 1, NRA_HOOK_NONE = 2
 #define NRA_PATH_MAX 4096
 
 struct nra_options {
-    char file[NRA_PATH_MAX];    /* report path template: %p pid, %t ms timestamp */
+    char file[NRA_PATH_MAX];    /* report path template: %p pid, %t ms timestamp, %n report number */
     unsigned formats;           /* bit set of enum nra_format */
     enum nra_log_level log;
     unsigned java_depth;        /* frames kept per creating Java stack */
@@ -51,9 +51,10 @@ void nra_options_defaults(struct nra_options *opts);
  * error:" prefix) in err. */
 int nra_options_parse(const char *text, struct nra_options *opts, char *err, size_t err_len);
 
-/* Expands %p, %t and %% of the template, then appends ext (e.g. ".json").
+/* Expands %p, %t, %n (the report's sequence number, from 1) and %% of the
+ * template, then appends ext (e.g. ".json").
  * Returns 0 or -ENAMETOOLONG / -EINVAL (unknown % sequence). */
-int nra_options_expand_path(const char *tmpl, long pid, uint64_t timestamp_ms,
+int nra_options_expand_path(const char *tmpl, long pid, uint64_t timestamp_ms, uint64_t seq,
                             const char *ext, char *out, size_t out_len);
 
 /* The path of the report in format f: with one format, a template that
@@ -62,12 +63,12 @@ int nra_options_expand_path(const char *tmpl, long pid, uint64_t timestamp_ms,
  * (.txt, .json, .heap, .html) is replaced by the format's; alt selects the
  * second file of a format (pprof: .pb.gz). */
 int nra_options_report_path(const struct nra_options *opts, enum nra_format f, bool alt, long pid,
-                            uint64_t timestamp_ms, char *out, size_t out_len);
+                            uint64_t timestamp_ms, uint64_t seq, char *out, size_t out_len);
 
 /* The file template with a known report extension replaced by ext (e.g.
  * ".jsonl" for the time series), expanded. */
 int nra_options_path_with_ext(const struct nra_options *opts, const char *ext, long pid,
-                              uint64_t timestamp_ms, char *out, size_t out_len);
+                              uint64_t timestamp_ms, uint64_t seq, char *out, size_t out_len);
 
 /* The file extension of one format (".txt", ".json", ".heap", ".html"); the
  * pprof format's second file takes nra_format_extension_alt (".pb.gz"). */

@@ -163,6 +163,7 @@ struct nra_report_finalizer {
 struct nra_report {
     char trigger[16];            /* exit | datadump | interval | command */
     long pid;
+    uint64_t seq;                /* this report's number in the process, from 1 (%n) */
     uint64_t timestamp_ms, uptime_ms;
     char version[16];
     char options[1024];

@@ -24,7 +24,7 @@ static void defaults_without_options(void **state)
 {
     (void)state;
     struct nra_options o = parsed(NULL, 0, NULL);
-    assert_string_equal(o.file, "nraudit-%p");
+    assert_string_equal(o.file, "nraudit-%p-%n");
     assert_int_equal(o.formats, NRA_FMT_TEXT);
     assert_int_equal(o.log, NRA_LOG_INFO);
     assert_true(o.reachability);
@@ -117,9 +117,9 @@ static void path_template_expands(void **state)
 {
     (void)state;
     char out[256];
-    assert_int_equal(nra_options_expand_path("/tmp/r-%p-%t%%", 42, 1700, ".txt", out, sizeof(out)), 0);
+    assert_int_equal(nra_options_expand_path("/tmp/r-%p-%t%%", 42, 1700, 3, ".txt", out, sizeof(out)), 0);
     assert_string_equal(out, "/tmp/r-42-1700%.txt");
-    assert_int_equal(nra_options_expand_path("%p", 42, 0, "", out, 2), -ENAMETOOLONG);
+    assert_int_equal(nra_options_expand_path("%p", 42, 0, 1, "", out, 2), -ENAMETOOLONG);
 }
 
 static void one_format_keeps_given_extension(void **state)
@@ -127,11 +127,13 @@ static void one_format_keeps_given_extension(void **state)
     (void)state;
     char out[256];
     struct nra_options o = parsed("file=/tmp/r-%p.json,format=json", 0, NULL);
-    assert_int_equal(nra_options_report_path(&o, NRA_FMT_JSON, false, 7, 0, out, sizeof(out)), 0);
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_JSON, false, 7, 0, 1, out, sizeof(out)), 0);
     assert_string_equal(out, "/tmp/r-7.json");
     o = parsed(NULL, 0, NULL);
-    assert_int_equal(nra_options_report_path(&o, NRA_FMT_TEXT, false, 7, 0, out, sizeof(out)), 0);
-    assert_string_equal(out, "nraudit-7.txt");
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_TEXT, false, 7, 0, 1, out, sizeof(out)), 0);
+    assert_string_equal(out, "nraudit-7-1.txt");   /* the default keeps every report: %n */
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_TEXT, false, 7, 0, 2, out, sizeof(out)), 0);
+    assert_string_equal(out, "nraudit-7-2.txt");
 }
 
 static void pprof_writes_two_files(void **state)
@@ -139,11 +141,11 @@ static void pprof_writes_two_files(void **state)
     (void)state;
     char out[256];
     struct nra_options o = parsed("file=/tmp/p-%p,format=pprof", 0, NULL);
-    assert_int_equal(nra_options_report_path(&o, NRA_FMT_PPROF, false, 7, 0, out, sizeof(out)), 0);
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_PPROF, false, 7, 0, 1, out, sizeof(out)), 0);
     assert_string_equal(out, "/tmp/p-7.heap");
-    assert_int_equal(nra_options_report_path(&o, NRA_FMT_PPROF, true, 7, 0, out, sizeof(out)), 0);
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_PPROF, true, 7, 0, 1, out, sizeof(out)), 0);
     assert_string_equal(out, "/tmp/p-7.pb.gz");
-    o = parsed("format=text+json+pprof+html", 0, NULL);
+    o = parsed("format=text+json+pprof+html+collapsed", 0, NULL);
     assert_int_equal(o.formats, NRA_FMT_ALL);
 }
 
@@ -152,9 +154,9 @@ static void several_formats_get_own_extensions(void **state)
     (void)state;
     char out[256];
     struct nra_options o = parsed("file=/tmp/r.json,format=text+json", 0, NULL);
-    assert_int_equal(nra_options_report_path(&o, NRA_FMT_TEXT, false, 7, 0, out, sizeof(out)), 0);
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_TEXT, false, 7, 0, 1, out, sizeof(out)), 0);
     assert_string_equal(out, "/tmp/r.txt");
-    assert_int_equal(nra_options_report_path(&o, NRA_FMT_JSON, false, 7, 0, out, sizeof(out)), 0);
+    assert_int_equal(nra_options_report_path(&o, NRA_FMT_JSON, false, 7, 0, 1, out, sizeof(out)), 0);
     assert_string_equal(out, "/tmp/r.json");
 }
 
