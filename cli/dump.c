@@ -481,6 +481,8 @@ static void write_out(const char *out_path, const char *data, size_t len)
         unlink(tmp);
         cli_die("cannot write %s: %s", out_path, strerror(e));
     }
+    /* Say where the report went: the one line a script or a person reads. */
+    printf("nraudit dump: wrote %s (%zu bytes)\n", out_path, len);
 }
 
 /* A temp directory the JVM sees at *target_dir: made through

@@ -107,7 +107,8 @@ wait_line "$WORK/hold.out" SCENARIO-DONE 60
 PID=$(cat "$WORK/pid")
 T0=$(python3 -c 'import time; print(int(time.time() * 1000))')
 run 0 dump-json "$NRA" dump "$PID" --format json --out "$WORK/dump.json"
-[ ! -s "$WORK/dump-json.out" ] || fail "dump --out wrote to stdout"
+[ "$(cat "$WORK/dump-json.out")" = "nraudit dump: wrote $WORK/dump.json ($(wc -c <"$WORK/dump.json") bytes)" ] \
+    || { cat "$WORK/dump-json.out"; fail "dump --out: not the one line naming the file it wrote"; }
 $CHECK "$WORK/dump.json" 'r["trigger"] == "command"' "r['pid'] == $PID" "r['timestamp_ms'] >= $T0" \
     "$SSL['live'] == 50" "$SSL['outstanding'] == 50" || fail "dump --format json"
 [ ! -e "$WORK/hold-exit.json" ] || fail "dump wrote to the start-up report file"
