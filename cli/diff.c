@@ -160,6 +160,9 @@ static void finding_kinds(json_object *res, char *out, size_t len)
         snprintf(out, len, "none");
 }
 
+/* Hours from the base report to the new one (same process), else 0. */
+static double hours_between;
+
 static void rule_table(json_object *base_res, json_object *new_res)
 {
     json_object *any = new_res ? new_res : base_res;
@@ -176,6 +179,14 @@ static void rule_table(json_object *base_res, json_object *new_res)
     json_object *br = cli_get(base_res, "residue"), *nr = cli_get(new_res, "residue");
     row("residue bytes", base_res, new_res, cli_int(br, "bytes"), cli_int(nr, "bytes"));
     row("residue allocations", base_res, new_res, cli_int(br, "allocations"), cli_int(nr, "allocations"));
+    int64_t new_owners = cli_int(nc, "allocated") - cli_int(bc, "allocated");
+    int64_t grown = cli_int(nr, "bytes") - cli_int(br, "bytes");
+    if (base_res && new_res && new_owners > 0)
+        printf("  residue growth per new owner: %.1f bytes (%" PRId64 " bytes over %" PRId64 " new handles)\n",
+               (double)grown / (double)new_owners, grown, new_owners);
+    if (base_res && new_res && hours_between > 0)
+        printf("  residue growth per hour: %.0f bytes; new handles per hour: %.0f\n", (double)grown / hours_between,
+               (double)new_owners / hours_between);
     char bk[256], nk[256];
     finding_kinds(base_res, bk, sizeof(bk));
     finding_kinds(new_res, nk, sizeof(nk));
@@ -327,6 +338,13 @@ int cli_diff(int argc, char **argv)
     header("  new ", paths[1], new);
     if (cli_int(base, "pid") != cli_int(new, "pid"))
         printf("  (different processes: each counts from its own JVM start)\n");
+    else if (cli_int(new, "uptime_ms") < cli_int(base, "uptime_ms"))
+        printf("warning: the new report is older than the base (uptime %.1f s < %.1f s): the reports are in the "
+               "wrong order, growth reads as shrinkage\n",
+               (double)cli_int(new, "uptime_ms") / 1000.0, (double)cli_int(base, "uptime_ms") / 1000.0);
+    hours_between = cli_int(base, "pid") == cli_int(new, "pid")
+                        ? (double)(cli_int(new, "uptime_ms") - cli_int(base, "uptime_ms")) / 3.6e6
+                        : 0;
 
     json_object *nres = cli_get(new, "resources"), *bres = cli_get(base, "resources");
     for (size_t i = 0; i < cli_len(nres); i++)
