@@ -812,6 +812,57 @@ static void class_finding(struct nra_report_rule *rr, const char *kind, uint64_t
     add_finding(rr, kind, n, 0, summary);
 }
 
+/* Frames of the JDK and of the libraries the rules audit are not where an
+ * application engineer looks first. */
+static bool library_frame(const char *f)
+{
+    static const char *const prefixes[] = {"java.", "javax.", "jdk.", "sun.", "com.sun.", "io.netty.", "org.apache.tomcat.", NULL};
+    for (unsigned i = 0; prefixes[i]; i++)
+        if (strncmp(f, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
+static void first_application_frame(const struct nra_report_native_site *ns, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (unsigned p = 0; p < ns->n_paths; p++)
+        for (unsigned i = 0; i < ns->paths[p].java.n; i++)
+            if (!library_frame(ns->paths[p].java.frames[i])) {
+                snprintf(out, len, "%s", ns->paths[p].java.frames[i]);
+                return;
+            }
+}
+
+/* The verdict block's lines, computed once here for every renderer. */
+static void finding_block(struct nra_report_finding *f, const struct nra_report_rule *rr)
+{
+    if (f->native_site >= 0) {
+        const struct nra_report_native_site *ns = &rr->native_sites[f->native_site];
+        snprintf(f->what, sizeof(f->what), "%s: native memory left behind by freed handles (%s native)",
+                 strcmp(f->kind, "retained") == 0 ? "retained state" : "leak", ns->scope);
+        const struct nra_report_frame *first = ns->n_native ? &ns->native[0] : NULL;
+        snprintf(f->where_native, sizeof(f->where_native), "%s, from %s+0x%lx",
+                 ns->n_native ? ns->native[ns->n_native - 1].symbol : ns->scope_native, first ? first->library : "?",
+                 first ? (unsigned long)first->offset : 0ul);
+        first_application_frame(ns, f->where_java, sizeof(f->where_java));
+    } else {
+        snprintf(f->what, sizeof(f->what), "%s", strcmp(f->kind, "pending_finalization") == 0
+                                                     ? "backlog: handles wait for finalize()"
+                                                     : "leak: handles never freed");
+    }
+    if (f->known_leak[0])
+        snprintf(f->todo, sizeof(f->todo), "%s (%s): %s", f->known_leak, f->known_version, f->known_fix);
+    else if (strcmp(f->kind, "retained") == 0)
+        snprintf(f->todo, sizeof(f->todo), "nothing, unless it grows with traffic: compare two reports (nraudit diff)");
+    else if (strcmp(f->kind, "pending_finalization") == 0)
+        snprintf(f->todo, sizeof(f->todo), "see the Finalizer diagnosis below");
+    else if (f->native_site >= 0)
+        snprintf(f->todo, sizeof(f->todo), "read the native site's code: what it allocates is not freed by the free native");
+    else
+        snprintf(f->todo, sizeof(f->todo), "release owners before dropping them (see their Java stacks below)");
+}
+
 /* Rates over the audited time (the agent's uptime): what tells a leak that
  * grows with traffic from bounded state, and sizes the urgency. */
 static void finding_rates(struct nra_report_finding *f, uint64_t uptime_ms)
@@ -921,6 +972,7 @@ void nra_report_findings(struct nra_report *r, const struct nra_report_sources *
         for (unsigned k = 0; k < rr->n_findings + rr->n_retained; k++) {
             struct nra_report_finding *f = k < rr->n_findings ? &rr->findings[k] : &rr->retained[k - rr->n_findings];
             finding_rates(f, r->uptime_ms);
+            finding_block(f, rr);
             if (f->bytes && f->bytes_per_hour > 0) {
                 size_t used = strlen(f->summary);
                 rate_sentence(f, f->summary + used, sizeof(f->summary) - used);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "report.h"
 
@@ -25,10 +26,10 @@ static void hypotheses(const struct nra_report *r, const struct nra_report_rule 
     char held[32], residue[32];
     human_bytes(rr->held_bytes, held, sizeof(held));
     human_bytes(rr->leak_bytes, residue, sizeof(residue));
-    fprintf(o, "  %s (%s): %" PRIu64 " handles allocated, %" PRIu64 " freed, %" PRIu64 " outstanding\n", rr->rule,
-            rr->owner_class, c->allocated, c->freed, c->outstanding);
+    fprintf(o, "  %s (%s): %" PRIu64 " handle%s allocated, %" PRIu64 " freed, %" PRIu64 " outstanding\n", rr->rule,
+            rr->owner_class, c->allocated, c->allocated == 1 ? "" : "s", c->freed, c->outstanding);
     if (r->reachability_done)
-        fprintf(o, "    1. still in use?      %" PRIu64 " of them have owners the application still holds "
+        fprintf(o, "    1. still in use?      %" PRIu64 " of them with owners the application still holds "
                    "(strongly reachable)\n", c->live);
     else
         fprintf(o, "    1. still in use?      unknown: the reachability walk did not run; %" PRIu64
@@ -47,16 +48,44 @@ static void hypotheses(const struct nra_report *r, const struct nra_report_rule 
             c->freed_with_residue, residue);
 }
 
+/* One block per finding: what, how many, where, what to do; lines short. */
+static void finding_block(const char *rule, const struct nra_report_finding *f, unsigned n, FILE *o)
+{
+    char total[32], each[48] = "", rate[64] = "";
+    human_bytes(f->bytes, total, sizeof(total));
+    if (f->bytes_per_owner)
+        snprintf(each, sizeof(each), ", %llu bytes each", (unsigned long long)f->bytes_per_owner);
+    if (f->bytes_per_hour > 0)
+        snprintf(rate, sizeof(rate), "; %.0f handles per hour, ~%.1f MiB/day at this rate", f->owners_per_hour,
+                 f->bytes_per_hour * 24 / (1024.0 * 1024));
+    fprintf(o, "\n  %s %u [%s] %s\n", strcmp(f->kind, "retained") == 0 ? "RETAINED" : "FINDING", n, rule, f->what);
+    fprintf(o, "    owners: %s%llu handle%s%s; %s in all%s\n", f->estimated ? "~" : "", (unsigned long long)f->owners,
+            f->owners == 1 ? "" : "s", each, total, f->estimated ? " (estimated)" : "");
+    if (rate[0])
+        fprintf(o, "    rate:   %s\n", rate + 2);
+    if (f->where_native[0])
+        fprintf(o, "    where:  %s\n", f->where_native);
+    if (f->where_java[0])
+        fprintf(o, "    from:   %s\n", f->where_java);
+    fprintf(o, "    to do:  %s\n", f->todo);
+}
+
 static void verdict(const struct nra_report *r, FILE *o)
 {
     fprintf(o, "VERDICT: %s\n", r->verdict);
+    unsigned n = 0;
     for (int i = 0; i < r->n_rules; i++)
         for (unsigned k = 0; k < r->rules[i].n_findings; k++)
             fprintf(o, "  * [%s] %s: %s\n", r->rules[i].rule, r->rules[i].findings[k].kind,
                     r->rules[i].findings[k].summary);
     for (int i = 0; i < r->n_rules; i++)
+        for (unsigned k = 0; k < r->rules[i].n_findings; k++)
+            finding_block(r->rules[i].rule, &r->rules[i].findings[k], ++n, o);
+    for (int i = 0; i < r->n_rules; i++)
         for (unsigned k = 0; k < r->rules[i].n_retained; k++)
-            fprintf(o, "  - [%s] retained: %s\n", r->rules[i].rule, r->rules[i].retained[k].summary);
+            finding_block(r->rules[i].rule, &r->rules[i].retained[k], ++n, o);
+    if (n)
+        fputs("\n", o);
     for (int i = 0; i < r->n_rules; i++)
         if (!r->rules[i].audited)
             fprintf(o, "  - [%s] not audited: %s\n", r->rules[i].rule, r->rules[i].unaudited_reason);
@@ -173,14 +202,15 @@ static void residue(const struct nra_report_rule *rr, FILE *o)
         fprintf(o, "  (%" PRIu64 " smaller native sites not listed)\n", rr->native_sites_omitted);
 }
 
-static void groups(const struct nra_report_rule *rr, FILE *o)
+static void groups(const struct nra_report *r, const struct nra_report_rule *rr, FILE *o)
 {
     if (rr->n_groups == 0)
         return;
     fputs("  oldest outstanding handles, by the Java code that created them:\n", o);
     for (unsigned i = 0; i < rr->n_groups; i++) {
-        fprintf(o, "    %" PRIu64 " handle%s, oldest created at %" PRIu64 " ms (epoch)\n", rr->groups[i].count,
-                rr->groups[i].count == 1 ? "" : "s", rr->groups[i].oldest_ms);
+        uint64_t age = r->timestamp_ms > rr->groups[i].oldest_ms ? r->timestamp_ms - rr->groups[i].oldest_ms : 0;
+        fprintf(o, "    %" PRIu64 " handle%s, the oldest created %.1f s before this report\n", rr->groups[i].count,
+                rr->groups[i].count == 1 ? "" : "s", (double)age / 1000.0);
         java_lines(&rr->groups[i].java, "      ", o);
     }
     if (rr->groups_omitted)
@@ -193,7 +223,7 @@ static void rule(const struct nra_report *r, const struct nra_report_rule *rr, F
     fprintf(o, "  alloc %s, free %s\n", rr->alloc_native, rr->free_native);
     counts(rr, r->reachability_done, o);
     residue(rr, o);
-    groups(rr, o);
+    groups(r, rr, o);
     for (unsigned i = 0; i < rr->n_skipped; i++)
         fprintf(o, "  not wrapped: %s\n", rr->skipped[i]);
     fputs("\n", o);

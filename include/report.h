@@ -103,6 +103,11 @@ struct nra_report_finding {
     int native_site;             /* residue: index in native_sites[], else -1 */
     bool estimated;
     uint64_t bytes_per_owner;    /* 0 when owners is 0 */
+    /* The finding as a person reads it, lines of the verdict block: */
+    char what[128];              /* the kind of leak, in plain words */
+    char where_native[200];      /* the native frame that allocated (residue) */
+    char where_java[200];        /* the first application Java frame, "" if none */
+    char todo[200];              /* the known fix, or the next step */
     double owners_per_hour, bytes_per_hour;   /* over the audited time (uptime) */
     char summary[640];
     char known_leak[64];         /* id in data/known-leaks.tsv, "" if none */
