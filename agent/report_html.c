@@ -360,8 +360,9 @@ static void hypotheses(const struct nra_report *r, int idx, FILE *o)
         fprintf(o, " Outstanding handles by the Java code that created them: <a href=\"#groups-%d\">groups</a>.", idx);
     fputs("</td></tr>\n", o);
 
-    /* 2. waiting to be finalized? */
-    bool h2 = c->pending_finalization || c->zombies;
+    /* 2. waiting to be finalized? Only pending handles answer yes: zombies
+     * are freed already (heap cost only), as the text report says. */
+    bool h2 = c->pending_finalization != 0;
     fputs("<tr class=\"h2\"><td>2</td><td><b>waiting to be finalized?</b> Awaiting finalization: owners "
           "unreachable, queued for <code>finalize()</code> behind the Finalizer thread</td><td>", o);
     if (!walked && !h2)
@@ -374,8 +375,8 @@ static void hypotheses(const struct nra_report *r, int idx, FILE *o)
                    "outstanding)", c->pending_finalization);
     else
         fputs("pending finalization: not classified (no reachability walk)", o);
-    fprintf(o, "; <b>%" PRIu64 "</b> zombie%s (handle freed, owner still fills the heap). ", c->zombies,
-            plural(c->zombies, "s"));
+    fprintf(o, "; <b>%" PRIu64 "</b> freed owner%s still in the heap (zombies: the handle is freed, heap cost "
+               "only). ", c->zombies, plural(c->zombies, "s"));
     finalizer_brief(&r->finalizer, o);
     fputs(" <a href=\"#finalizer\">Finalizer section</a>.</td></tr>\n", o);
 
