@@ -26,7 +26,7 @@ LEAK='[f for f in res("netty-tcnative-ssl")["findings"] if f["kind"] == "residue
 NS='nsites("netty-tcnative-ssl")[res("netty-tcnative-ssl")["findings"][0]["native_site"]["index"]]'
 PATHS="$NS['java_paths']"
 
-FMT=json+collapsed run "$WORK/hs1" ",java_sample=1" handshakes "$N"
+FMT=json+collapsed+text+html run "$WORK/hs1" ",java_sample=1" handshakes "$N"
 $CHECK "$WORK/hs1.json" \
     "$SSL['freed'] == 2 * $N + 1" \
     "len($LEAK) == 1" \
@@ -63,6 +63,21 @@ for line in lines:
 assert total == int(sys.argv[2]), (total, sys.argv[2])
 PY
 pass "format=collapsed: folded stacks read back, the #532 leak's bytes exact"
+
+# One number everywhere: the same owners and bytes in JSON, text, HTML and
+# the gate, all rendered from one model.
+E=$((2 * N + 1))
+grep -q "owners: $E handles, 32 bytes each" "$WORK/hs1.txt" || { head -20 "$WORK/hs1.txt"; fail "text: owners/bytes each"; }
+grep -q "$E freed handles left 32 bytes each" "$WORK/hs1.html" || fail "HTML: owners/bytes each"
+grep -q "3. gone but not freed? YES: .*$E freed with residue ($(python3 -c "print('%.1f KiB' % ($E * 32 / 1024))") left behind" \
+    "$WORK/hs1.txt" || fail "text: 'gone but not freed' bytes"
+set +e
+"$NRAUDIT_BUILD/nraudit" check "$WORK/hs1.json" >"$WORK/hs1-check.out"; rc=$?
+set -e
+[ "$rc" -eq 1 ] && grep -q "^finding \[netty-tcnative-ssl\] residue owners=$E bytes=$((32 * E)):" "$WORK/hs1-check.out" \
+    || { cat "$WORK/hs1-check.out"; fail "check: owners/bytes"; }
+$CHECK "$WORK/hs1.json" "res('netty-tcnative-ssl')['residue']['leak_bytes'] == 32 * $E" || fail "JSON leak_bytes"
+pass "one number everywhere: $E owners x 32 bytes in JSON, text, HTML and check"
 
 # Default sampling: the same totals; no owner carries another path's stack,
 # so the owners without one are said, and the paths still add up.
