@@ -311,22 +311,8 @@ static void finalizer(FILE *o, const struct nra_report_finalizer *f)
     fputc('}', o);
 }
 
-int nra_report_write_json(const struct nra_report *r, FILE *o)
+static void bounds(FILE *o, const struct nra_report *r)
 {
-    fputc('{', o);
-    kv_str(o, "schema", "nraudit/report-v1", ",");
-    kv_str(o, "trigger", r->trigger, ",");
-    key(o, "pid");
-    fprintf(o, "%ld,", r->pid);
-    kv_u64(o, "timestamp_ms", r->timestamp_ms, ",");
-    kv_u64(o, "uptime_ms", r->uptime_ms, ",");
-    key(o, "agent");
-    fputc('{', o);
-    kv_str(o, "version", r->version, ",");
-    kv_str(o, "options", r->options, ",");
-    kv_u64(o, "dropped", r->dropped, ",");
-    kv_bool(o, "audited", r->audited, ",");
-    kv_str(o, "verdict", r->verdict, ",");
     key(o, "bounds");
     fputc('[', o);
     for (unsigned i = 0; i < r->n_bounds; i++) {
@@ -344,6 +330,25 @@ int nra_report_write_json(const struct nra_report *r, FILE *o)
     fputs("],", o);
     key(o, "sampling");
     fprintf(o, "{\"allocations_shift\":%u,\"allocations_rate\":%u},", r->sample_shift, 1u << r->sample_shift);
+}
+
+int nra_report_write_json(const struct nra_report *r, FILE *o)
+{
+    fputc('{', o);
+    kv_str(o, "schema", "nraudit/report-v1", ",");
+    kv_str(o, "trigger", r->trigger, ",");
+    key(o, "pid");
+    fprintf(o, "%ld,", r->pid);
+    kv_u64(o, "timestamp_ms", r->timestamp_ms, ",");
+    kv_u64(o, "uptime_ms", r->uptime_ms, ",");
+    key(o, "agent");
+    fputc('{', o);
+    kv_str(o, "version", r->version, ",");
+    kv_str(o, "options", r->options, ",");
+    kv_u64(o, "dropped", r->dropped, ",");
+    kv_bool(o, "audited", r->audited, ",");
+    kv_str(o, "verdict", r->verdict, ",");
+    bounds(o, r);
     key(o, "reachability");
     if (r->reachability_done)
         fprintf(o, "{\"done\":true,\"walk_ms\":%.3f,\"pause_ms\":%.3f,\"follow_references_ms\":%.3f,"
