@@ -206,7 +206,7 @@ static void thin_step(struct stripe *s, unsigned target)
                 e->shift = s->pass_target;
                 link = &e->next;
             } else {
-                *link = e->next;
+                __atomic_store_n(link, e->next, __ATOMIC_RELAXED);
                 e->next = s->free_head;
                 s->free_head = i;
                 __atomic_store_n(&s->live, s->live - 1, __ATOMIC_RELAXED);
@@ -261,7 +261,7 @@ static void table_insert(uintptr_t p, size_t size, uint64_t rec, uint32_t nstack
         e->shift = shift;
         uint32_t *b = bucket_of(s, p);
         e->next = *b;
-        *b = i;
+        __atomic_store_n(b, i, __ATOMIC_RELAXED);   /* read unlocked by table_maybe_has */
         __atomic_store_n(&s->live, s->live + 1, __ATOMIC_RELAXED);
         s->attributed++;
         if (s->live > s->capacity / 4 * 3 && s->thinned_to == global && table_crowded(s))
@@ -292,7 +292,7 @@ static bool table_remove(uintptr_t p, struct entry *out)
     for (uint32_t i = *link; i; link = &tab.entries[i].next, i = *link) {
         struct entry *e = &tab.entries[i];
         if (e->ptr == p) {
-            *link = e->next;
+            __atomic_store_n(link, e->next, __ATOMIC_RELAXED);
             *out = *e;
             e->next = s->free_head;
             s->free_head = i;
@@ -305,12 +305,18 @@ static bool table_remove(uintptr_t p, struct entry *out)
     return found;
 }
 
-/* Whether p's stripe holds anything. Read without the lock: an entry for p
+/* Whether p's stripe and bucket hold anything. Read without the lock: an entry for p
  * was inserted before p was handed to anyone who could free it, and that
  * hand-over orders the insert before this read. */
 static inline bool table_maybe_has(uintptr_t p)
 {
-    return tab.entries && __atomic_load_n(&stripe_of(p)->live, __ATOMIC_RELAXED) != 0;
+    if (!tab.entries)
+        return false;
+    struct stripe *s = stripe_of(p);
+    /* The same ordering argument holds for p's bucket: an empty bucket
+     * cannot hold p. Most frees in hooked libraries are of pointers never
+     * attributed, and this spares them the stripe lock. */
+    return __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0 && __atomic_load_n(bucket_of(s, p), __ATOMIC_RELAXED) != 0;
 }
 
 /* ---- sites ---------------------------------------------------------------- */

@@ -57,16 +57,26 @@ static struct {
     unsigned reserved;            /* ids handed out for alloc natives still running */
     uint64_t in_flight[NRA_REG_IN_FLIGHT];   /* those ids (0 = free slot), by id % size */
     uint64_t in_flight_untracked;            /* reservations that found no slot */
+    uint64_t handles_gen;         /* changes whenever the handle map does (read unlocked) */
     struct nra_rule_counts counts[NRA_MAX_RULES];
     struct nra_freed_info recent[NRA_MAX_RULES][NRA_RECENT_FREES];
     unsigned recent_next[NRA_MAX_RULES];
 } reg = {.lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1};
 
+/* The lookup cache below is valid while handles_gen is unchanged: bumped
+ * under the lock by every change of the handle map or of a record's flags. */
+static void handles_changed(void)
+{
+    __atomic_store_n(&reg.handles_gen, reg.handles_gen + 1, __ATOMIC_RELEASE);
+}
+
 /* A FREEING record already left the handle map. */
 static void unlink_record(struct record *r)
 {
-    if (!(r->info.flags & NRA_REC_FREEING))
+    if (!(r->info.flags & NRA_REC_FREEING)) {
         HASH_DELETE(by_handle, reg.handles, r);
+        handles_changed();
+    }
     HASH_DELETE(by_id, reg.ids, r);
     if (r->prev)
         r->prev->next = r->next;
@@ -232,6 +242,7 @@ uint64_t nra_reg_alloc(int rule, int64_t handle, uint64_t id, uint32_t tid, uint
     r->key.handle = handle;
     r->key.rule = rule;
     HASH_ADD(by_handle, reg.handles, key, sizeof(r->key), r);
+    handles_changed();
     HASH_ADD(by_id, reg.ids, info.id, sizeof(r->info.id), r);
     r->prev = reg.newest;
     if (reg.newest)
@@ -281,6 +292,7 @@ uint64_t nra_reg_begin_free(int rule, int64_t handle, struct nra_record_info *re
     uint64_t id = 0;
     if (r) {
         HASH_DELETE(by_handle, reg.handles, r);
+        handles_changed();
         r->info.flags |= NRA_REC_FREEING;
         if (rec)
             *rec = r->info;
@@ -405,6 +417,8 @@ static uint64_t with_handle(int rule, int64_t handle, struct nra_record_info *ou
             reg.counts[rule].owners_claimed++;
         if ((add_flags & NRA_REC_FINALIZED) && !(r->info.flags & NRA_REC_FINALIZED))
             r->info.finalized_ns = realtime_ns();
+        if ((r->info.flags | add_flags) != r->info.flags)
+            handles_changed();   /* cached lookups hold flags too */
         r->info.flags |= add_flags;
         if (out)
             *out = r->info;
@@ -414,9 +428,50 @@ static uint64_t with_handle(int rule, int64_t handle, struct nra_record_info *ou
     return id;
 }
 
+/* Use natives are called many times per handle (netty sets a dozen
+ * options on a new engine), each a lookup: a per-thread cache of the last
+ * few answers, good while no handle was added or removed anywhere, spares
+ * them the lock. Flag changes invalidate it too, so it answers exactly
+ * what a locked lookup would; misses are cached as well (BIO handles). */
+#define LOOKUP_CACHE 4
+
+struct lookup_entry {
+    uint64_t gen;            /* handles_gen + 1 when stored (0 = empty) */
+    int64_t handle;
+    int rule;
+    struct nra_record_info rec;   /* id 0: no record */
+};
+
+static __thread struct {
+    struct lookup_entry e[LOOKUP_CACHE];
+    unsigned next;
+} lookups __attribute__((tls_model("initial-exec")));
+
 uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info *out)
 {
-    return with_handle(rule, handle, out, 0);
+    uint64_t gen = __atomic_load_n(&reg.handles_gen, __ATOMIC_ACQUIRE) + 1;
+    for (unsigned i = 0; i < LOOKUP_CACHE; i++) {
+        const struct lookup_entry *c = &lookups.e[i];
+        if (c->gen == gen && c->handle == handle && c->rule == rule) {
+            if (out)
+                *out = c->rec;
+            return c->rec.id;
+        }
+    }
+    if (!valid_rule(rule))
+        return 0;
+    struct nra_record_info rec = {0};
+    pthread_mutex_lock(&reg.lock);
+    gen = reg.handles_gen + 1;
+    struct record *r = find_handle(rule, handle);
+    if (r)
+        rec = r->info;
+    pthread_mutex_unlock(&reg.lock);
+    lookups.e[lookups.next++ % LOOKUP_CACHE] =
+        (struct lookup_entry){.gen = gen, .handle = handle, .rule = rule, .rec = rec};
+    if (out)
+        *out = rec;
+    return rec.id;
 }
 
 uint64_t nra_reg_claim_owner(int rule, int64_t handle, int class_slot)

@@ -619,6 +619,7 @@ def print_storm(args, rows, elapsed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.environ.get("NRAUDIT_BUILD", os.path.join(HERE, "..", "build")))
+    ap.add_argument("--agent", default=None, help="agent library (default BUILD/libnraudit.so)")
     ap.add_argument("--parts", default="zombies,storm", help="zombies, storm or both (comma list)")
     ap.add_argument("--jdks", default=None,
                     help="comma list of java launchers (default: java, and %s when installed)" % TEMURIN25)
@@ -637,7 +638,7 @@ def main():
     args = ap.parse_args()
 
     build = os.path.abspath(args.build)
-    nb = {"agent": os.path.join(build, "libnraudit.so"), "native": os.path.join(build, "java-test", "native"),
+    nb = {"agent": os.path.abspath(args.agent) if args.agent else os.path.join(build, "libnraudit.so"), "native": os.path.join(build, "java-test", "native"),
           "certs": os.path.join(build, "java-test", "certs")}
     try:
         with open(os.path.join(build, "java-test", "classpath.txt")) as f:

@@ -127,7 +127,8 @@ const struct nra_record_info *nra_reg_snapshot_find(const struct nra_reg_snapsho
 /* Whether id was reserved by an alloc native still running at the snapshot. */
 bool nra_reg_snapshot_in_flight(const struct nra_reg_snapshot *s, uint64_t id);
 
-/* Id of the outstanding record of `handle` (copied to out), or 0. */
+/* Id of the outstanding record of `handle` (copied to out), or 0. Answers
+ * come from a per-thread cache while no handle or flag changed anywhere. */
 uint64_t nra_reg_lookup_handle(int rule, int64_t handle, struct nra_record_info *out);
 
 /* Outstanding record by id; -ENOENT if retired (freed) or unknown. */

@@ -208,6 +208,27 @@ static void handle_reused_during_free_keeps_the_new_record(void **state)
     assert_int_equal(nra_reg_free(0, 0x9000, 2, 4, NULL), 0);
 }
 
+/* The lookup cache of use wrappers never answers with a freed or a
+ * replaced record: any change of the handle map invalidates it. */
+static void cached_lookups_follow_frees_and_reuse(void **state)
+{
+    (void)state;
+    struct nra_record_info rec;
+    uint64_t a = nra_reg_alloc(0, 0xb1, 0, 1, 1, 7);
+    assert_int_equal(nra_reg_lookup_handle(0, 0xb1, &rec), a);
+    assert_int_equal(nra_reg_lookup_handle(0, 0xb1, &rec), a);   /* from the cache */
+    assert_int_equal(rec.java_site, 7);
+    assert_int_equal(nra_reg_lookup_handle(0, 0xb2, NULL), 0);    /* a miss, cached too */
+    uint64_t b = nra_reg_alloc(0, 0xb2, 0, 1, 1, 0);
+    assert_int_equal(nra_reg_lookup_handle(0, 0xb2, NULL), b);    /* the alloc invalidated it */
+    assert_int_equal(nra_reg_free(0, 0xb1, 1, 2, NULL), 0);
+    assert_int_equal(nra_reg_lookup_handle(0, 0xb1, NULL), 0);
+    uint64_t c = nra_reg_alloc(0, 0xb1, 0, 1, 3, 0);               /* the handle comes back */
+    assert_int_equal(nra_reg_lookup_handle(0, 0xb1, NULL), c);
+    assert_int_equal(nra_reg_free(0, 0xb1, 1, 4, NULL), 0);
+    assert_int_equal(nra_reg_free(0, 0xb2, 1, 4, NULL), 0);
+}
+
 /* A snapshot lists exactly the outstanding records, counts from the same
  * moment, records being freed still outstanding, and running alloc
  * natives' reservations. */
@@ -295,6 +316,7 @@ int main(void)
         cmocka_unit_test_setup(finalized_free_counts_as_by_finalizer, setup),
         cmocka_unit_test_setup(handle_reused_during_free_keeps_the_new_record, setup),
         cmocka_unit_test_setup(snapshot_is_consistent, setup),
+        cmocka_unit_test_setup(cached_lookups_follow_frees_and_reuse, setup),
         cmocka_unit_test_setup(concurrent_alloc_free_8_threads, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
