@@ -268,6 +268,7 @@ public final class Scenarios {
             }, "storm-" + t);
             workers[t].start();
         }
+        Cli.say("STORM-RUNNING threads=" + threads);
         for (Thread w : workers) {
             w.join();
         }
