@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "report_html.h"
+#include "report_flame.h"
 
 /* ---- text --------------------------------------------------------------------------- */
 
@@ -990,6 +991,11 @@ static void residue(const struct nra_report_rule *rr, int idx, FILE *o)
     fprintf(o, " in %" PRIu64 " allocation%s left by freed handles. Each site: its native stack (allocator's caller "
                "first, up to the wrapped native), then the Java stack that created the owner.</p>\n",
             rr->residue_allocations, plural(rr->residue_allocations, "s"));
+    fprintf(o, "<h4 id=\"flame-%d\">Flame graph of the repeating sites</h4>\n<p class=\"note\">Width: bytes. "
+               "Top: the rule; then the Java frames that created the owners, outermost first; then the native "
+               "frames down to the allocator's caller. Red: leaks; teal: retained state.</p>\n", idx);
+    if (nra_report_write_flame(rr, o) == 0)
+        fputs("<p class=\"note\">No repeating site: nothing to draw.</p>\n", o);
     unsigned shown = 0;
     for (unsigned i = 0; i < n; i++)
         if (rr->sites[i].repeating) {

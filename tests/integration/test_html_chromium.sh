@@ -85,7 +85,23 @@ PNG_COLOR2="#e15759:200"
 check_page driver "$WORK/driver.html" --samples 20 --charts 4 \
     --expect-text "VERDICT: 2 native leak findings." \
     --expect-text "io.netty.handler.ssl.ReferenceCountedOpenSslEngine.<init>(ReferenceCountedOpenSslEngine.java:325)" \
-    --expect-text "io.netty.internal.tcnative.SSL.newSSL (native)+0x46"
+    --expect-text "io.netty.internal.tcnative.SSL.newSSL (native)+0x46" \
+    --expect-text "Flame graph of the repeating sites"
+# The flame graph in the rendered DOM: an SVG whose rectangles carry named frames.
+grep -q '<svg class="flame"' "$WORK/driver.dom" 2>/dev/null || \
+    chrome "$WORK/flame.log" --dump-dom "file://$WORK/driver.html" >"$WORK/driver.dom"
+python3 - "$WORK/driver.dom" <<'PY' || fail "driver: flame graph in the DOM"
+import re, sys
+dom = open(sys.argv[1]).read()
+m = re.search(r'<svg class="flame".*?</svg>', dom, re.S)
+assert m, "no flame graph"
+titles = re.findall(r"<title>(.*?)</title>", m.group(0))
+assert len(titles) >= 3, titles
+assert any("SSL.newSSL" in t for t in titles), titles
+assert any("ReferenceCountedOpenSslEngine" in t for t in titles), titles
+assert len(re.findall(r"<rect ", m.group(0))) == len(titles)
+PY
+pass "driver: flame graph drawn, $(grep -o '<title>' "$WORK/driver.dom" | wc -l) named frames in the DOM"
 PNG_COLOR2="#e15759:0"
 
 # 3. The agent's own page, when it writes one: engines retained twice and

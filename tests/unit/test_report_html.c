@@ -201,15 +201,24 @@ static void full_report_with_five_samples(void **state)
     assert_non_null(strstr(html, "the Finalizer is stuck in x.Blocker.finalize()"));
     assert_non_null(strstr(html, "100 freed handles left native memory behind"));
     /* residue site tree: native frames, innermost first, then Java frames */
-    assert_non_null(strstr(html, "id=\"site-0-0\""));
-    const char *inner = strstr(html, "CRYPTO_zalloc+0x8");
-    const char *outer = strstr(html, "io.netty.internal.tcnative.SSL.newSSL (native)+0x46");
-    const char *jframe = strstr(html, "ReferenceCountedOpenSslEngine.&lt;init&gt;(ReferenceCountedOpenSslEngine.java:325)");
+    const char *tree = strstr(html, "id=\"site-0-0\"");
+    assert_non_null(tree);
+    const char *inner = strstr(tree, "CRYPTO_zalloc+0x8");
+    const char *outer = strstr(tree, "io.netty.internal.tcnative.SSL.newSSL (native)+0x46");
+    const char *jframe = strstr(tree, "ReferenceCountedOpenSslEngine.&lt;init&gt;(ReferenceCountedOpenSslEngine.java:325)");
     assert_non_null(inner);
     assert_non_null(outer);
     assert_non_null(jframe);
     assert_true(inner < outer && outer < jframe);
     assert_non_null(strstr(html, "libnetty_tcnative.so+0xef17"));
+    /* the flame graph: before the tree, root first, frames named */
+    const char *flame = strstr(html, "<svg class=\"flame\"");
+    assert_non_null(flame);
+    assert_true(flame < tree);
+    const char *flame_end = strstr(flame, "</svg>");
+    const char *java_in_flame = strstr(flame, "ReferenceCountedOpenSslEngine.&lt;init&gt;");
+    const char *native_in_flame = strstr(flame, "io.netty.internal.tcnative.SSL.newSSL (native)+0x46");
+    assert_true(java_in_flame && native_in_flame && java_in_flame < native_in_flame && native_in_flame < flame_end);
     /* escaping */
     assert_non_null(strstr(html, "&lt;init&gt;"));
     assert_null(strstr(html, "<init>"));
