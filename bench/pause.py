@@ -171,6 +171,7 @@ class Jvm:
         self.pid = self.p.pid
         self.lines = []
         self.done = threading.Event()
+        self.running = threading.Event()   # Scenarios storm prints STORM-RUNNING once its threads run
         self.summary = None
         self.rusage = None
         self.rc = None
@@ -186,6 +187,8 @@ class Jvm:
             self.lines.append(line)
             if line.startswith("SCENARIO ") and not line.startswith("SCENARIO-DONE"):
                 self.summary = line
+            if line.startswith("STORM-RUNNING"):
+                self.running.set()
             if line.startswith("SCENARIO-DONE"):
                 self.done.set()
 
@@ -426,7 +429,7 @@ def print_zombies(args, jdks, ks, results, fit, tried, elapsed):
             for key in ("dump", "exit"):
                 zc = [r[key]["zombies_counted"] for r in runs]
                 zcs = "yes" if all(zc) else ("no" if not any(zc) else "%d of %d" % (sum(1 for x in zc if x), len(zc)))
-                z = [r[key]["zombies"] for r in runs]
+                z = [r[key]["zombies"] for r in runs if r[key]["zombies_counted"]]
                 zset = sorted(set(x for x in z if x is not None))
                 last = med_cell([r[key]["jcmd_s"] if key == "dump" else r[key]["exit_s"] for r in runs], "%.2f")
                 print("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
@@ -435,9 +438,10 @@ def print_zombies(args, jdks, ks, results, fit, tried, elapsed):
                     med_cell([r[key]["follow_references_ms"] for r in runs]),
                     med_cell([r[key]["iterate_heap_ms"] for r in runs]),
                     sp_cell(runs, key, "HeapWalkOperation"), sp_cell(runs, key, "HeapIterateOperation"),
-                    zcs, "/".join(str(x) for x in zset) or "-",
+                    zcs, "/".join(str(x) for x in zset) or "not counted",
                     "/".join(str(x) for x in sorted(set(r[key]["owners_in_heap"] for r in runs
-                                                        if r[key]["owners_in_heap"] is not None))) or "-",
+                                                        if r[key]["owners_in_heap"] is not None
+                                                        and r[key]["zombies_counted"]))) or "not counted",
                     last))
                 for r in runs:
                     other = r[key]["sp"].get("other")
@@ -482,7 +486,11 @@ def storm_part(args, nb, jdks, work):
         jvm = Jvm(cmd, d, args.seconds + args.timeout)
         report = os.path.join(d, "r-%d.json" % jvm.pid)
         dumps, failed = [], 0
-        time.sleep(args.first_dump)
+        # First dump once the storm threads run (STORM-RUNNING; older Scenarios do not say it:
+        # then --first-dump s after launch), --first-dump s at the earliest.
+        jvm.running.wait(args.first_dump + 30)
+        time.sleep(max(0.0, args.first_dump - (time.time() - jvm.t0)))
+        started_by = "STORM-RUNNING" if jvm.running.is_set() else "time"
         last_ts = None
         try:
             while jvm.alive() and not jvm.done.is_set():
@@ -530,6 +538,7 @@ def storm_part(args, nb, jdks, work):
                 w = f["sp"].get("HeapWalkOperation", {}).get("uptime")
                 f["mid"] = end is None or w is None or w < end
             rows.append({"label": label, "dumps": dumps, "failed": failed, "exit": ex, "rc": jvm.rc,
+                         "started_by": started_by,
                          "summary": jvm.summary, "gc": gc, "tail": jvm.tail()})
             if jvm.rc != 0:
                 log("pause: storm %s: rc %s\n%s" % (label, jvm.rc, jvm.tail()))
@@ -554,9 +563,11 @@ def print_storm(args, rows, elapsed):
     print("java-test `Scenarios storm %d --threads %d --seconds %d` (each thread alternates an OPENSSL_REFCNT "
           "engine created and released with an OPENSSL engine dropped for finalize() to free), %s, agent "
           "`file=DIR/r-%%p,format=json`, `-Xlog:safepoint:file=SP.log`; `jcmd PID JVMTI.data_dump` about every "
-          "%.1f s from %.1f s after launch until the storm ends (dumps are sequential: the next starts when the "
+          "%.1f s from STORM-RUNNING (at least %.1f s after launch) until the storm ends (dumps are sequential: the next starts when the "
           "last has returned; dumps whose heap walk ran after the storm, during its final System.gc() + "
-          "runFinalization() rounds, are listed below the table, not in it). Cells: min / median / max over the dumps of one JVM. Mid-run, `counts.zombies` also "
+          "runFinalization() rounds, are listed below the table, not in it). Cells: min / median / max over the dumps of one JVM; `iterate_heap_ms`, `counts.zombies` and "
+          "`owners_in_heap` over the dumps that counted zombies only (a dump skips the iteration when its "
+          "predicted pause would pass the budget). Mid-run, `counts.zombies` also "
           "counts released OPENSSL_REFCNT engines that are garbage not yet collected (in the heap, unreachable, "
           "handle freed). Total run time %.0f s.\n" % (
               args.storm_count, args.threads, args.seconds,
@@ -579,19 +590,19 @@ def print_storm(args, rows, elapsed):
         print("| %s | %d%s | %s | %s | %s | %s | %s | %s | %s | %d of %d | %s | %s |" % (
             r["label"], len(ds), " (+%d failed)" % r["failed"] if r["failed"] else "",
             mmm([d["pause_ms"] for d in ds]), mmm([d["walk_ms"] for d in ds]),
-            mmm([d["follow_references_ms"] for d in ds]), mmm([d["iterate_heap_ms"] for d in ds]),
+            mmm([d["follow_references_ms"] for d in ds]), mmm([d["iterate_heap_ms"] for d in ds if d["zombies_counted"]]),
             mmm(spv("HeapWalkOperation")), mmm(spv("HeapIterateOperation")), mmm([d["jcmd_s"] for d in ds], "%.2f"),
             sum(1 for d in ds if d["zombies_counted"]), len(ds),
             mmm([d["zombies"] for d in ds if d["zombies_counted"]], "%.0f"),
-            mmm([d["owners_in_heap"] for d in ds], "%.0f")))
+            mmm([d["owners_in_heap"] for d in ds if d["zombies_counted"]], "%.0f")))
     print()
     for r in rows:
         ex = r["exit"]
         gcs = {}
         for name, f in r["gc"]:
             gcs[name] = gcs.get(name, 0) + 1
-        print("- %s: %s; rc %s; other safepoints in the whole run: %s" % (
-            r["label"], (r["summary"] or "no SCENARIO line").replace("SCENARIO ", ""), r["rc"],
+        print("- %s: %s; rc %s; first dump after %s; other safepoints in the whole run: %s" % (
+            r["label"], (r["summary"] or "no SCENARIO line").replace("SCENARIO ", ""), r["rc"], r["started_by"],
             ", ".join("%s ×%d" % x for x in sorted(gcs.items())) or "none"))
         if ex:
             print("  - exit report (wait file touched after SCENARIO-DONE; exit took %.2f s): pause_ms %.1f, "
@@ -631,7 +642,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="storm threads")
     ap.add_argument("--seconds", type=int, default=12, help="storm duration")
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between data dumps (storm)")
-    ap.add_argument("--first-dump", type=float, default=1.5, help="seconds after launch of the first dump (storm)")
+    ap.add_argument("--first-dump", type=float, default=0.5,
+                    help="storm: first dump at STORM-RUNNING, but not before this many seconds after launch "
+                         "(without STORM-RUNNING: this long after launch)")
     ap.add_argument("--storm-heap", default="256m", help="-Xmx of the storm JVM ('' for the JVM default)")
     ap.add_argument("--timeout", type=int, default=600, help="seconds to wait for SCENARIO-DONE / a JVM")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (reports, safepoint logs)")

@@ -33,7 +33,7 @@
 #   pause       stop-the-world pause of a report (bench/pause.py): K =
 #               100k/500k/1M zombie engines, data dump + exit report,
 #               JDK 17 and Temurin 25 (when installed), 3 JVMs each;
-#               then data dumps every ~1 s during a 12 s 2-thread storm   ~6 min
+#               then data dumps every ~1 s during a 12 s 2-thread storm   ~3.5 min
 # Each part can also be run alone: bench/hooks.sh, bench/churn.py, bench/profile.sh,
 # bench/scale.py, bench/pause.py (the churn.py command lines below show the shapes).
 # Environment for scale: SCALE_ENGINES (default 1000000), SCALE_MAX_ALLOCS
