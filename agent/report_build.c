@@ -873,15 +873,29 @@ static void finding_rates(struct nra_report_finding *f, uint64_t uptime_ms)
     f->bytes_per_hour = hours > 0 ? (double)f->bytes / hours : 0;
 }
 
-static void rate_sentence(const struct nra_report_finding *f, char *out, size_t len)
+/* A projection from a few seconds of start-up says nothing about a day:
+ * rates are only projected after this much audited time. */
+#define RATE_MIN_UPTIME_MS (10 * 60 * 1000ull)
+
+/* The rate line of the verdict block, once, for every renderer (the
+ * summary ends with its projection). */
+static void rate_line(struct nra_report_finding *f, uint64_t uptime_ms)
 {
+    f->rate[0] = '\0';
+    if (!f->bytes || f->bytes_per_hour <= 0)
+        return;
+    if (uptime_ms < RATE_MIN_UPTIME_MS) {
+        snprintf(f->rate, sizeof(f->rate), "not projected: audited for %.0f s only (rates need 10 min)",
+                 (double)uptime_ms / 1000.0);
+        return;
+    }
     double per_day = f->bytes_per_hour * 24;
-    if (per_day >= 1024.0 * 1024 * 1024)
-        snprintf(out, len, "; at this rate ~%.1f GiB/day", per_day / (1024.0 * 1024 * 1024));
-    else if (per_day >= 1024.0 * 1024)
-        snprintf(out, len, "; at this rate ~%.1f MiB/day", per_day / (1024.0 * 1024));
-    else
-        snprintf(out, len, "; at this rate ~%.0f KiB/day", per_day / 1024.0);
+    const char *unit = per_day >= 1024.0 * 1024 * 1024 ? "GiB" : per_day >= 1024.0 * 1024 ? "MiB" : "KiB";
+    double scale = per_day >= 1024.0 * 1024 * 1024 ? 1024.0 * 1024 * 1024 : per_day >= 1024.0 * 1024 ? 1024.0 * 1024 : 1024.0;
+    snprintf(f->rate, sizeof(f->rate), "%.0f handles per hour; at this rate ~%.1f %s/day", f->owners_per_hour,
+             per_day / scale, unit);
+    size_t used = strlen(f->summary);
+    snprintf(f->summary + used, sizeof(f->summary) - used, "; at this rate ~%.1f %s/day", per_day / scale, unit);
 }
 
 /* Residue of the owner's own natives first, then the leak classes, then
@@ -973,10 +987,7 @@ void nra_report_findings(struct nra_report *r, const struct nra_report_sources *
             struct nra_report_finding *f = k < rr->n_findings ? &rr->findings[k] : &rr->retained[k - rr->n_findings];
             finding_rates(f, r->uptime_ms);
             finding_block(f, rr);
-            if (f->bytes && f->bytes_per_hour > 0) {
-                size_t used = strlen(f->summary);
-                rate_sentence(f, f->summary + used, sizeof(f->summary) - used);
-            }
+            rate_line(f, r->uptime_ms);
         }
         sort_findings(rr);
     }

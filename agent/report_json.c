@@ -224,6 +224,7 @@ static void finding_list(FILE *o, const char *name, const struct nra_report_rule
         fprintf(o, "%.1f,", f->owners_per_hour);
         key(o, "bytes_per_hour");
         fprintf(o, "%.1f,", f->bytes_per_hour);
+        kv_str(o, "rate", f->rate, ",");
         if (f->native_site >= 0) {
             const struct nra_report_native_site *ns = &rr->native_sites[f->native_site];
             key(o, "native_site");

@@ -51,18 +51,15 @@ static void hypotheses(const struct nra_report *r, const struct nra_report_rule 
 /* One block per finding: what, how many, where, what to do; lines short. */
 static void finding_block(const char *rule, const struct nra_report_finding *f, unsigned n, FILE *o)
 {
-    char total[32], each[48] = "", rate[64] = "";
+    char total[32], each[48] = "";
     human_bytes(f->bytes, total, sizeof(total));
     if (f->bytes_per_owner)
         snprintf(each, sizeof(each), ", %llu bytes each", (unsigned long long)f->bytes_per_owner);
-    if (f->bytes_per_hour > 0)
-        snprintf(rate, sizeof(rate), "; %.0f handles per hour, ~%.1f MiB/day at this rate", f->owners_per_hour,
-                 f->bytes_per_hour * 24 / (1024.0 * 1024));
     fprintf(o, "\n  %s %u [%s] %s\n", strcmp(f->kind, "retained") == 0 ? "RETAINED" : "FINDING", n, rule, f->what);
     fprintf(o, "    owners: %s%llu handle%s%s; %s in all%s\n", f->estimated ? "~" : "", (unsigned long long)f->owners,
             f->owners == 1 ? "" : "s", each, total, f->estimated ? " (estimated)" : "");
-    if (rate[0])
-        fprintf(o, "    rate:   %s\n", rate + 2);
+    if (f->rate[0])
+        fprintf(o, "    rate:   %s\n", f->rate);
     if (f->where_native[0])
         fprintf(o, "    where:  %s\n", f->where_native);
     if (f->where_java[0])

@@ -108,6 +108,7 @@ struct nra_report_finding {
     char where_native[200];      /* the native frame that allocated (residue) */
     char where_java[200];        /* the first application Java frame, "" if none */
     char todo[200];              /* the known fix, or the next step */
+    char rate[128];              /* the rate line: per hour and per day, or why it is not projected */
     double owners_per_hour, bytes_per_hour;   /* over the audited time (uptime) */
     char summary[640];
     char known_leak[64];         /* id in data/known-leaks.tsv, "" if none */
