@@ -440,6 +440,7 @@ static void native_site_from(struct nra_report_native_site *ns, const struct nra
     snprintf(ns->scope, sizeof(ns->scope), "%s", site->scope);
     snprintf(ns->scope_native, sizeof(ns->scope_native), "%s", site->scope_native);
     ns->n_native = site->n_native;
+    ns->native_stack = site->native_stack;
     memcpy(ns->native, site->native, site->n_native * sizeof(site->native[0]));
 }
 
@@ -514,6 +515,7 @@ static void residue_of_stack(struct nra_report *r, const struct nra_report_sourc
         native_stack_of(w->vec.v[k].native_stack, src, w->site);
         java_stack_of(w->vec.v[k].java_site, src, &w->site->java);
         w->site->owners_met = met;
+        w->site->native_stack = stack;
         w->site->repeating = met > 1;
         if (k == i)
             native_site_from(w->ns, w->site);
@@ -780,6 +782,9 @@ static void residue_findings(struct nra_report *r, int rule, const struct nra_re
         if (!ns->repeating)
             continue;
         classify_retained(r, rule, ns);
+        for (unsigned k = 0; k < rr->n_sites; k++)
+            if (rr->sites[k].native_stack == ns->native_stack)
+                rr->sites[k].retained = ns->retained;
         if (ns->retained)
             rr->retained_bytes += ns->bytes;
         else

@@ -10,7 +10,6 @@
  * report_build.c. */
 #include <errno.h>
 #include <inttypes.h>
-#include <string.h>
 
 #include "report.h"
 
@@ -19,20 +18,6 @@ static void frame(FILE *o, const char *s)
     fputc(';', o);
     for (; *s; s++)
         fputc(*s == ';' || *s == '\n' || *s == '\r' ? '_' : *s, o);
-}
-
-/* The native site a (native, Java) site belongs to: the same frames. */
-static const struct nra_report_native_site *native_of(const struct nra_report_rule *rr,
-                                                       const struct nra_report_site *s)
-{
-    for (unsigned i = 0; i < rr->n_native_sites; i++) {
-        const struct nra_report_native_site *ns = &rr->native_sites[i];
-        if (ns->n_native == s->n_native && strcmp(ns->scope_native, s->scope_native) == 0 &&
-            (ns->n_native == 0 || (ns->native[0].address == s->native[0].address &&
-                                   ns->native[ns->n_native - 1].address == s->native[s->n_native - 1].address)))
-            return ns;
-    }
-    return NULL;
 }
 
 static void site_line(FILE *o, const struct nra_report_rule *rr, const struct nra_report_site *s, const char *kind)
@@ -62,10 +47,8 @@ int nra_report_write_collapsed(const struct nra_report *r, FILE *o)
         const struct nra_report_rule *rr = &r->rules[i];
         for (unsigned k = 0; k < rr->n_sites; k++) {
             const struct nra_report_site *s = &rr->sites[k];
-            const struct nra_report_native_site *ns = native_of(rr, s);
-            if (!s->repeating || s->bytes == 0)
-                continue;
-            site_line(o, rr, s, ns && ns->retained ? "retained" : "leak");
+            if (s->repeating && s->bytes)
+                site_line(o, rr, s, s->retained ? "retained" : "leak");
         }
     }
     return ferror(o) ? -EIO : 0;

@@ -47,25 +47,14 @@ static int add_child(struct tree *t, int parent, const char *name, uint64_t byte
     return i;
 }
 
-static bool site_retained(const struct nra_report_rule *rr, const struct nra_report_site *s)
-{
-    for (unsigned i = 0; i < rr->n_native_sites; i++) {
-        const struct nra_report_native_site *ns = &rr->native_sites[i];
-        if (ns->retained && strcmp(ns->scope_native, s->scope_native) == 0 && ns->n_native == s->n_native &&
-            (s->n_native == 0 || ns->native[0].address == s->native[0].address))
-            return true;
-    }
-    return false;
-}
-
 static const char *native_name(const struct nra_report_frame *f)
 {
     return f->symbol[0] ? f->symbol : f->library;
 }
 
-static void add_site(struct tree *t, const struct nra_report_rule *rr, const struct nra_report_site *s)
+static void add_site(struct tree *t, const struct nra_report_site *s)
 {
-    bool retained = site_retained(rr, s);
+    bool retained = s->retained;
     int at = 0;
     t->n[0].bytes += s->bytes;
     for (unsigned i = s->java.n; i > 0 && at >= 0; i--)
@@ -125,7 +114,7 @@ unsigned nra_report_write_flame(const struct nra_report_rule *rr, FILE *o)
     unsigned n = rr->n_sites < NRA_REPORT_MAX_SITES ? rr->n_sites : NRA_REPORT_MAX_SITES;
     for (unsigned i = 0; i < n; i++)
         if (rr->sites[i].repeating && rr->sites[i].bytes)
-            add_site(&t, rr, &rr->sites[i]);
+            add_site(&t, &rr->sites[i]);
     if (t.n[0].bytes == 0)
         return 0;
     unsigned drawn = 0;

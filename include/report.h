@@ -50,6 +50,8 @@ struct nra_report_site {
     bool estimated;
     bool unnamed;                /* the native stack was not unwound (a scope budget) */
     bool java_sampled;           /* the owners here had their Java stack captured */
+    bool retained;               /* its native site is retained state (set with the findings) */
+    uint32_t native_stack;       /* interned id: the native site it belongs to has the same */
     uint32_t sample_rate;        /* largest entry weight: 1 when exact */
     char scope[8];               /* "alloc", "use", "free" */
     bool truncated;              /* the native stack did not reach the wrapper */
@@ -72,6 +74,7 @@ struct nra_report_native_site {
     uint64_t bytes, allocations, owners, size_each, owners_met;
     bool retained;               /* bounded state that outlives owners on purpose, not a leak */
     char retained_reason[224];
+    uint32_t native_stack;       /* interned id, shared with its sites[] */
     uint64_t owners_sampled;     /* owners whose Java stack was captured */
     bool repeating, estimated, unnamed, truncated;
     uint32_t sample_rate;
